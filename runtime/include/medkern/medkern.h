@@ -1,0 +1,447 @@
+/*
+ * medkern — kernels for the transformer core, behind one C API.
+ *
+ * This header is the whole public contract (see docs/api.md for the long form).
+ *
+ * Conventions
+ *  - Every fallible call returns mk_status. On failure, mk_last_error() returns a
+ *    thread-local message that names the argument that was wrong. Nothing aborts the
+ *    process on bad input, and a call that fails validation writes nothing.
+ *  - Opaque handles come in _create/_destroy (or _alloc/_free) pairs. Destroying NULL
+ *    is a no-op. The caller owns every handle it creates and must destroy it before
+ *    the context it was created on.
+ *  - Tensors are plain descriptors (mk_tensor): a view on a buffer, row-major, up to 4
+ *    dims, strides in elements. The descriptor is read during the call only.
+ *  - Index arrays (cu_seqlens, block tables, context lengths, slot mappings, block
+ *    pairs) are I32 tensors. Their values are checked by the validation layer before a
+ *    backend runs (this reads them back to the host; see mk_context_set_check_indices).
+ *  - Ops run on the context's stream in order; results are visible to mk_buffer_read
+ *    (which synchronizes) or after mk_synchronize().
+ */
+#ifndef MEDKERN_MEDKERN_H
+#define MEDKERN_MEDKERN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define MK_API __declspec(dllimport)
+#elif defined(__GNUC__)
+#define MK_API __attribute__((visibility("default")))
+#else
+#define MK_API
+#endif
+
+#define MK_VERSION_MAJOR 0
+#define MK_VERSION_MINOR 1
+#define MK_VERSION_PATCH 0
+
+/* "0.1.0" */
+MK_API const char *mk_version(void);
+
+/* ------------------------------------------------------------------ status */
+
+typedef enum {
+    MK_OK = 0,
+    MK_ERR_INVALID_ARGUMENT, /* an argument is wrong; the message names it        */
+    MK_ERR_UNSUPPORTED,      /* valid, but no kernel variant on this device can run it */
+    MK_ERR_OUT_OF_MEMORY,    /* host or device allocation failed                  */
+    MK_ERR_DEVICE,           /* the device or its driver failed (build log, launch) */
+    MK_ERR_NOT_FOUND,        /* a named device, kernel or model does not exist    */
+    MK_ERR_IO,               /* a file could not be read or written               */
+    MK_ERR_INTERNAL          /* a bug in medkern: please report it                */
+} mk_status;
+
+/* Static name of a status, e.g. "MK_ERR_INVALID_ARGUMENT". */
+MK_API const char *mk_status_string(mk_status s);
+/* Thread-local message of the last failing call on this thread ("" if none). The
+   pointer stays valid until the next medkern call on the same thread. */
+MK_API const char *mk_last_error(void);
+
+/* ------------------------------------------------------------------ dtypes */
+
+typedef enum {
+    MK_F32 = 0,
+    MK_F16,       /* IEEE binary16, stored as raw bits (uint16_t)          */
+    MK_BF16,      /* bfloat16, stored as raw bits (uint16_t)               */
+    MK_FP8_E4M3,  /* OCP E4M3FN: no Inf, NaN = 0x7F/0xFF, max 448 (uint8_t) */
+    MK_I8,
+    MK_U8,
+    MK_I32,
+    MK_DTYPE_COUNT
+} mk_dtype;
+
+/* Bytes per element (0 for an invalid dtype). */
+MK_API size_t mk_dtype_size(mk_dtype t);
+/* "f32", "f16", "bf16", "fp8_e4m3", "i8", "u8", "i32"; NULL if invalid. */
+MK_API const char *mk_dtype_name(mk_dtype t);
+
+/* Bit-exact conversions used by every backend (round to nearest even; NaN stays
+   NaN; fp8 saturates to +-448). Provided so users can prepare data on the host. */
+MK_API uint16_t mk_f32_to_f16(float x);
+MK_API float    mk_f16_to_f32(uint16_t h);
+MK_API uint16_t mk_f32_to_bf16(float x);
+MK_API float    mk_bf16_to_f32(uint16_t h);
+MK_API uint8_t  mk_f32_to_fp8_e4m3(float x);
+MK_API float    mk_fp8_e4m3_to_f32(uint8_t b);
+
+/* ------------------------------------------------------------------ devices */
+
+typedef struct mk_context mk_context;
+typedef struct mk_buffer mk_buffer;
+typedef struct mk_event mk_event;
+typedef struct mk_kv_cache mk_kv_cache;
+typedef struct mk_qweight mk_qweight;
+
+typedef enum { MK_DEVICE_REF = 0, MK_DEVICE_CPU, MK_DEVICE_GPU, MK_DEVICE_ACCELERATOR } mk_device_type;
+
+enum {
+    MK_FEATURE_FP16       = 1u << 0, /* fp16 arithmetic (not only storage)       */
+    MK_FEATURE_BF16       = 1u << 1, /* bf16 arithmetic / tensor cores            */
+    MK_FEATURE_INT8_DOT   = 1u << 2, /* int8 dot products (dp4a, integer dot ext) */
+    MK_FEATURE_SUBGROUPS  = 1u << 3, /* subgroup / warp operations                */
+    MK_FEATURE_FP8        = 1u << 4, /* fp8 tensor cores (sm_89+)                 */
+    MK_FEATURE_TENSOR_CORES = 1u << 5,
+    MK_FEATURE_UNIFIED_MEMORY = 1u << 6 /* device memory is host memory           */
+};
+
+typedef struct {
+    char id[32];          /* "ref", "cuda:0", "opencl:1": what mk_context_create takes */
+    char backend[16];     /* "ref", "cuda", "opencl", ...                              */
+    char name[128];       /* device name as the driver reports it                      */
+    char vendor[64];
+    char driver[64];      /* driver / runtime version string                           */
+    mk_device_type type;
+    uint64_t memory_bytes;       /* global memory (0 if unknown)                       */
+    int compute_units;           /* SMs, OpenCL compute units, host cores              */
+    int capability_major;        /* CUDA compute capability, OpenCL C version          */
+    int capability_minor;
+    uint32_t features;           /* MK_FEATURE_* bits                                  */
+    double peak_bandwidth_gbs;   /* theoretical, 0 if unknown                          */
+    double peak_tflops_f16;      /* theoretical dense f16/bf16, 0 if unknown           */
+} mk_device_info;
+
+/* Number of devices over all backends compiled in; the ref device is always index 0. */
+MK_API mk_status mk_device_count(int *n);
+MK_API mk_status mk_device_get_info(int index, mk_device_info *out);
+/* Resolve a device string ("auto" = CUDA GPU > OpenCL GPU > OpenCL CPU > ref) to an
+   index. MK_ERR_NOT_FOUND if no such device. */
+MK_API mk_status mk_device_find(const char *device, int *index);
+
+/* ------------------------------------------------------------------ context */
+
+MK_API mk_status mk_context_create(const char *device, mk_context **out);
+MK_API void      mk_context_destroy(mk_context *ctx);
+MK_API mk_status mk_context_get_device(const mk_context *ctx, mk_device_info *out);
+MK_API mk_status mk_synchronize(mk_context *ctx);
+/* Index-array value checks (default on). Turning them off saves a device-to-host read
+   per call; kernels still skip out-of-range indices instead of writing out of bounds. */
+MK_API mk_status mk_context_set_check_indices(mk_context *ctx, int enabled);
+
+/* ------------------------------------------------------------------ buffers */
+
+/* Device memory of the context's device. Contents are undefined until written. */
+MK_API mk_status mk_buffer_alloc(mk_context *ctx, size_t bytes, mk_buffer **out);
+MK_API void      mk_buffer_free(mk_buffer *buf);
+MK_API size_t    mk_buffer_size(const mk_buffer *buf);
+/* Blocking copies between host memory and a buffer ([offset, offset+bytes) must lie in
+   the buffer). mk_buffer_read waits for all work queued on the context. */
+MK_API mk_status mk_buffer_write(mk_buffer *buf, size_t offset, const void *src, size_t bytes);
+MK_API mk_status mk_buffer_read(const mk_buffer *buf, size_t offset, void *dst, size_t bytes);
+MK_API mk_status mk_buffer_fill(mk_buffer *buf, size_t offset, uint8_t byte, size_t bytes);
+
+/* ------------------------------------------------------------------ tensors */
+
+#define MK_MAX_DIMS 4
+
+typedef struct {
+    mk_buffer *buf;
+    size_t offset;          /* bytes from the start of buf */
+    mk_dtype dtype;
+    int ndim;               /* 1..4 */
+    int64_t shape[MK_MAX_DIMS];
+    int64_t stride[MK_MAX_DIMS]; /* in elements */
+} mk_tensor;
+
+/* A row-major contiguous tensor descriptor (no allocation, no validation). */
+MK_API mk_tensor mk_tensor_make(mk_buffer *buf, size_t offset, mk_dtype dtype, int ndim,
+                                const int64_t *shape);
+
+/* ------------------------------------------------------------------ events */
+
+MK_API mk_status mk_event_create(mk_context *ctx, mk_event **out);
+MK_API void      mk_event_destroy(mk_event *ev);
+/* Records the point in the context's stream after all work queued so far. */
+MK_API mk_status mk_event_record(mk_event *ev);
+/* Milliseconds between two recorded events of the same context (waits for end). */
+MK_API mk_status mk_event_elapsed_ms(const mk_event *start, const mk_event *end, float *ms);
+
+/* ------------------------------------------------------------------ attention */
+
+typedef struct {
+    float scale;        /* softmax scale; 0 = 1/sqrt(D)                            */
+    int causal;         /* bottom-right aligned: query i of Sq sees key j <= i+Sk-Sq */
+    int window_left;    /* sliding window: key j >= i+Sk-Sq-window_left; -1 = none  */
+    float softcap;      /* logits -> softcap*tanh(logits/softcap); 0 = none         */
+} mk_attn_params;
+
+/*
+ * Prefill over a packed variable-length batch.
+ *   q [T, Hq, D], k [Tk, Hkv, D], v [Tk, Hkv, D]: F16, BF16 or F32 (all the same);
+ *      the last dim must have stride 1, the other strides are free (views into a fused
+ *      QKV buffer are fine).
+ *   cu_seqlens_q, cu_seqlens_k [B+1] I32, contiguous: non-decreasing, first 0, last T
+ *      (resp. Tk).
+ *   out [T, Hq, D] same dtype as q, contiguous. lse [T, Hq] F32 contiguous, or NULL.
+ *   Hq % Hkv == 0. D in 1..256. LSE is natural-log; a query row that sees no key gets
+ *   output 0 and LSE -inf.
+ */
+MK_API mk_status mk_attention_prefill(mk_context *ctx, const mk_tensor *q, const mk_tensor *k,
+                                      const mk_tensor *v, const mk_tensor *cu_seqlens_q,
+                                      const mk_tensor *cu_seqlens_k, const mk_attn_params *params,
+                                      const mk_tensor *out, const mk_tensor *lse);
+
+/* ------------------------------------------------------------------ paged KV cache */
+
+/*
+ * One layer's paged pool. K and V each [num_blocks][block_size][num_kv_heads][head_dim]
+ * (NHD). dtype F32, F16, BF16 store values; I8 and FP8_E4M3 store quantized values
+ * with one f32 scale per (slot, kv head): x = scale * q, scale = amax/127 (I8) or
+ * amax/448 (FP8), q = round_to_nearest_even(x/scale) (I8, clamped to +-127) or
+ * fp8(x/scale); an all-zero vector stores scale 0 and q 0.
+ */
+typedef struct {
+    int64_t num_blocks;
+    int block_size;
+    int num_kv_heads;
+    int head_dim;
+    mk_dtype dtype;
+} mk_kv_cache_desc;
+
+MK_API mk_status mk_kv_cache_create(mk_context *ctx, const mk_kv_cache_desc *desc, mk_kv_cache **out);
+MK_API void      mk_kv_cache_destroy(mk_kv_cache *cache);
+MK_API mk_status mk_kv_cache_get_desc(const mk_kv_cache *cache, mk_kv_cache_desc *out);
+/* k, v [T, Hkv, D] F32/F16/BF16 (last dim stride 1); slot_mapping [T] I32:
+   slot = block*block_size + offset, -1 = skip. Slots must be unique. */
+MK_API mk_status mk_kv_cache_append(mk_context *ctx, mk_kv_cache *cache, const mk_tensor *k,
+                                    const mk_tensor *v, const mk_tensor *slot_mapping);
+/* pairs [n, 2] I32 (src block, dst block); every dst distinct and no dst is a src. */
+MK_API mk_status mk_kv_cache_copy_blocks(mk_context *ctx, mk_kv_cache *cache, const mk_tensor *pairs);
+/* Read one block back to the host: k_out/v_out get block_size*Hkv*D elements of the
+   cache dtype (raw bits); k_scale/v_scale get block_size*Hkv floats for I8/FP8 caches
+   (may be NULL otherwise). Any output pointer may be NULL to skip it. */
+MK_API mk_status mk_kv_cache_read_block(const mk_kv_cache *cache, int64_t block, void *k_out,
+                                        void *v_out, float *k_scale, float *v_scale);
+
+/*
+ * Decode: one query token per sequence over the paged cache.
+ *   q [B, Hq, D] F16/BF16/F32 (last dim stride 1); block_table [B, max_blocks] I32
+ *   contiguous; context_lens [B] I32 (0 <= len <= max_blocks*block_size; every used
+ *   block index in [0, num_blocks)); out [B, Hq, D] dtype of q, contiguous.
+ *   params->causal is ignored (the query is the last token); window_left applies.
+ */
+MK_API mk_status mk_attention_decode(mk_context *ctx, const mk_tensor *q, const mk_kv_cache *cache,
+                                     const mk_tensor *block_table, const mk_tensor *context_lens,
+                                     const mk_attn_params *params, const mk_tensor *out);
+
+/* ------------------------------------------------------------------ quantized GEMM */
+
+typedef enum {
+    MK_QW4 = 1, /* 4-bit, groups of 32/64/128 along K, f16 scale per group, zero 8 or u4 */
+    MK_QW8,     /* int8 symmetric, f16 scale per output channel (group 0) or per group   */
+    MK_QW8A8,   /* int8 per-channel f32 scale; activations int8 per token at run time    */
+    MK_QFP8     /* e4m3 per-channel f32 scale; activations e4m3 per token at run time    */
+} mk_qformat;
+
+typedef struct {
+    mk_qformat format;
+    int64_t n;          /* output features (rows of W) */
+    int64_t k;          /* input features              */
+    int group_size;     /* QW4: 32/64/128 (k % group_size == 0); QW8: 0, 32, 64, 128; else 0 */
+    int asymmetric;     /* QW4 only: per-group u4 zero points                              */
+} mk_qweight_desc;
+
+/*
+ * Canonical host layout (the reference defines each bit; docs/numerics.md):
+ *   QW4:  q      u8  [n][ceil(k/2)]  element k in the low nibble when k is even
+ *         scales f16 [n][k/group]
+ *         zeros  u8  [n][k/group]    0..15 (asymmetric) — NULL when symmetric (zero 8)
+ *         w = scale * (q - zero)
+ *   QW8:  q i8 [n][k], scales f16 [n][groups] (groups = 1 when group_size is 0)
+ *   QW8A8: q i8 [n][k], scales f32 [n]
+ *   QFP8: q e4m3 [n][k], scales f32 [n]
+ *   k_perm i32 [k] or NULL: the GEMM reads x[:, k_perm[j]] as its input j (GPTQ
+ *   act-order imported by reordering K). Must be a permutation.
+ */
+typedef struct {
+    void *q;
+    void *scales;
+    void *zeros;
+    int32_t *k_perm;
+} mk_qweight_data;
+
+/* Host arrays sized for desc (zeros/k_perm left NULL unless asked); free with
+   mk_qweight_data_free. */
+MK_API mk_status mk_qweight_data_alloc(const mk_qweight_desc *desc, int with_zeros, int with_perm,
+                                       mk_qweight_data *out);
+MK_API void      mk_qweight_data_free(mk_qweight_data *data);
+
+/* Packs the canonical layout into the backend's preferred one (a copy: host data may be
+   freed afterwards). */
+MK_API mk_status mk_qweight_create(mk_context *ctx, const mk_qweight_desc *desc,
+                                   const mk_qweight_data *data, mk_qweight **out);
+MK_API void      mk_qweight_destroy(mk_qweight *qw);
+MK_API mk_status mk_qweight_get_desc(const mk_qweight *qw, mk_qweight_desc *out);
+/* Unpacks back into canonical host arrays (allocated by mk_qweight_data_alloc for the
+   same desc, with zeros/perm when the weight has them). */
+MK_API mk_status mk_qweight_read(const mk_qweight *qw, mk_qweight_data *out);
+
+/* y [M, N] = x [M, K] . W^T (+ bias [N]). x F16 or BF16 (last dim stride 1), y the same
+   dtype contiguous, bias the same dtype or NULL. */
+MK_API mk_status mk_qgemm(mk_context *ctx, const mk_tensor *x, const mk_qweight *qw,
+                          const mk_tensor *bias, const mk_tensor *y);
+
+/* Importers: outside formats -> canonical layout (host only; allocate *data_out). */
+typedef struct {
+    const int32_t *qweight;  /* [k/8, n]      packed along K          */
+    const int32_t *qzeros;   /* [k/group, n/8] packed along N, stored zero + 1 = zero */
+    const uint16_t *scales;  /* f16 [k/group, n]                       */
+    const int32_t *g_idx;    /* [k] or NULL (= i/group)                */
+    int64_t n, k;
+    int group_size;
+    int symmetric;           /* 1: ignore qzeros, zero 8               */
+} mk_gptq_tensors;
+
+typedef struct {
+    const int32_t *qweight;  /* [k, n/8] packed along N, interleaved order */
+    const int32_t *qzeros;   /* [k/group, n/8] same packing            */
+    const uint16_t *scales;  /* f16 [k/group, n]                       */
+    int64_t n, k;
+    int group_size;
+} mk_awq_tensors;
+
+typedef enum { MK_GGUF_Q4_0 = 2, MK_GGUF_Q8_0 = 8 } mk_gguf_type;
+
+MK_API mk_status mk_import_gptq(const mk_gptq_tensors *in, mk_qweight_desc *desc_out,
+                                mk_qweight_data *data_out);
+MK_API mk_status mk_import_awq(const mk_awq_tensors *in, mk_qweight_desc *desc_out,
+                               mk_qweight_data *data_out);
+/* blocks: n rows, each k/32 blocks (18 bytes for Q4_0, 34 for Q8_0), little-endian. */
+MK_API mk_status mk_import_gguf(mk_gguf_type type, const void *blocks, size_t bytes, int64_t n,
+                                int64_t k, mk_qweight_desc *desc_out, mk_qweight_data *data_out);
+
+/* ------------------------------------------------------------------ dense helpers */
+
+/* y [M, N] = x [M, K] . w [N, K]^T (+ bias [N]); F32/F16/BF16, all the same dtype;
+   x and w last dim stride 1; y contiguous. */
+MK_API mk_status mk_gemm(mk_context *ctx, const mk_tensor *x, const mk_tensor *w,
+                         const mk_tensor *bias, const mk_tensor *y);
+
+/* y = x / rms(x) * w (or * (1 + w) when plus_one, Gemma) over the last dim.
+   x, y [.., N] (last dim stride 1, y contiguous; y may alias x), w [N]. */
+MK_API mk_status mk_rmsnorm(mk_context *ctx, const mk_tensor *x, const mk_tensor *w, float eps,
+                            int plus_one, const mk_tensor *y);
+/* y = (x - mean) / sqrt(var + eps) * w + b over the last dim; b may be NULL. */
+MK_API mk_status mk_layernorm(mk_context *ctx, const mk_tensor *x, const mk_tensor *w,
+                              const mk_tensor *b, float eps, const mk_tensor *y);
+
+typedef enum { MK_ROPE_HALF = 0, /* rotate-half: pairs (i, i+R/2) (Llama, NeoX) */
+               MK_ROPE_INTERLEAVED /* pairs (2i, 2i+1) (GPT-J)                 */ } mk_rope_style;
+typedef enum { MK_ROPE_SCALING_NONE = 0, MK_ROPE_SCALING_LINEAR, MK_ROPE_SCALING_LLAMA3 } mk_rope_scaling;
+
+typedef struct {
+    mk_rope_style style;
+    float theta;                 /* base, e.g. 10000                                  */
+    int rotary_dim;              /* dims rotated (even, <= D); 0 = D                  */
+    mk_rope_scaling scaling;
+    float factor;                /* LINEAR: positions / factor; LLAMA3: factor        */
+    float low_freq_factor;       /* LLAMA3 */
+    float high_freq_factor;      /* LLAMA3 */
+    int original_max_position;   /* LLAMA3 */
+} mk_rope_params;
+
+/* In place: x [T, H, D] (last dim stride 1) rotated by positions [T] I32 (>= 0). */
+MK_API mk_status mk_rope(mk_context *ctx, const mk_tensor *x, const mk_tensor *positions,
+                         const mk_rope_params *params);
+
+/* out = silu(gate) * up;  out = gelu(gate) * up (tanh approximation when approximate).
+   gate, up, out [.., N] same shape and dtype (last dim stride 1, out contiguous). */
+MK_API mk_status mk_silu_mul(mk_context *ctx, const mk_tensor *gate, const mk_tensor *up,
+                             const mk_tensor *out);
+MK_API mk_status mk_gelu_mul(mk_context *ctx, const mk_tensor *gate, const mk_tensor *up,
+                             int approximate, const mk_tensor *out);
+/* out = a + b, same shape and dtype; out may alias a or b. */
+MK_API mk_status mk_add(mk_context *ctx, const mk_tensor *a, const mk_tensor *b, const mk_tensor *out);
+
+/* ------------------------------------------------------------------ dispatcher */
+
+typedef enum {
+    MK_OP_ATTENTION_PREFILL = 0,
+    MK_OP_ATTENTION_DECODE,
+    MK_OP_KV_APPEND,
+    MK_OP_KV_COPY_BLOCKS,
+    MK_OP_QGEMM,
+    MK_OP_GEMM,
+    MK_OP_RMSNORM,
+    MK_OP_LAYERNORM,
+    MK_OP_ROPE,
+    MK_OP_SILU_MUL,
+    MK_OP_GELU_MUL,
+    MK_OP_ADD,
+    MK_OP_COUNT
+} mk_op;
+
+/* "attention_prefill", "attention_decode", "kv_append", "kv_copy_blocks", "qgemm",
+   "gemm", "rmsnorm", "layernorm", "rope", "silu_mul", "gelu_mul", "add". */
+MK_API const char *mk_op_name(mk_op op);
+MK_API mk_status   mk_op_from_name(const char *name, mk_op *out);
+
+/* The arguments of one op call, as the dispatcher and every variant see them. */
+typedef struct {
+    mk_op op;
+    union {
+        struct { const mk_tensor *q, *k, *v, *cu_seqlens_q, *cu_seqlens_k, *out, *lse;
+                 mk_attn_params params; } prefill;
+        struct { const mk_tensor *q; const mk_kv_cache *cache; const mk_tensor *block_table,
+                 *context_lens, *out; mk_attn_params params; } decode;
+        struct { mk_kv_cache *cache; const mk_tensor *k, *v, *slot_mapping; } kv_append;
+        struct { mk_kv_cache *cache; const mk_tensor *pairs; } kv_copy;
+        struct { const mk_tensor *x; const mk_qweight *w; const mk_tensor *bias, *y; } qgemm;
+        struct { const mk_tensor *x, *w, *bias, *y; } gemm;
+        struct { const mk_tensor *x, *w, *b, *y; float eps; int plus_one; } norm;
+        struct { const mk_tensor *x, *positions; mk_rope_params params; } rope;
+        struct { const mk_tensor *a, *b, *out; int approximate; } binary; /* silu/gelu_mul, add */
+    } u;
+} mk_op_args;
+
+typedef struct {
+    mk_op op;
+    const char *name;     /* "ref.scalar", "opencl.tiled", "cuda.fa2_mma" (static)   */
+    const char *backend;  /* "ref", "opencl", "cuda"                                  */
+    int priority;         /* higher wins among variants that support a call          */
+    const char *summary;  /* one line                                                 */
+} mk_kernel_info;
+
+/* Registered variants of op (or of every op when op == MK_OP_COUNT). Writes up to cap
+   entries; *count gets the total. */
+MK_API mk_status mk_kernel_list(mk_op op, mk_kernel_info *out, int cap, int *count);
+/* Explains the choice for op on ctx: the variant chosen and why every other variant was
+   rejected. args may be NULL (device-level reasons only). Writes a NUL-terminated
+   text (truncated to n). */
+MK_API mk_status mk_explain(mk_context *ctx, mk_op op, const mk_op_args *args, char *buf, size_t n);
+/* Forces a variant for op on ctx (NULL = automatic). MK_ERR_NOT_FOUND for an unknown
+   name. The environment variable MEDKERN_KERNELS="op=name,op=name" sets the same at
+   context creation. A forced variant that does not support a call fails it with
+   MK_ERR_UNSUPPORTED (no silent fallback). */
+MK_API mk_status mk_set_kernel(mk_context *ctx, mk_op op, const char *name);
+/* Name of the variant that ran the last successful call of op on ctx, or NULL. */
+MK_API const char *mk_last_kernel(const mk_context *ctx, mk_op op);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MEDKERN_MEDKERN_H */

@@ -1,0 +1,77 @@
+/*
+ * The backend interface: one vtable per backend, plus the kernel variants it registers.
+ *
+ * Adding an accelerator = one mk_backend (device enumeration, memory, copies,
+ * synchronisation, events, weight packing) + its kernels, each an mk_kernel with a
+ * supports() that gives a reason when it says no. docs/porting.md walks through it with
+ * the OpenCL backend as the example; the ref backend (backends/ref) is the smallest one.
+ *
+ * The runtime has validated every argument before a backend sees it: shapes, dtypes,
+ * strides, extents within their buffers and index values. Backends check only what is
+ * theirs to know (device limits, extensions).
+ */
+#ifndef MEDKERN_RUNTIME_BACKEND_H
+#define MEDKERN_RUNTIME_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "medkern/medkern.h"
+
+typedef struct mk_kernel {
+    mk_op op;
+    const char *name;      /* "<backend>.<variant>", unique */
+    const char *backend;
+    int priority;          /* higher wins among the variants that support a call */
+    const char *summary;
+    /* 1 when the variant can run args on ctx; 0 with a reason in why[0..n). args is NULL
+       for device-level questions (mk_explain without arguments, `medkern kernels`). */
+    int (*supports)(const mk_context *ctx, const mk_op_args *args, char *why, size_t n);
+    mk_status (*run)(mk_context *ctx, const mk_op_args *args);
+} mk_kernel;
+
+typedef struct mk_backend {
+    const char *name;
+    /* Devices: count is 0 (not an error) when the runtime or driver is absent. */
+    int (*device_count)(void);
+    mk_status (*device_info)(int local, mk_device_info *out);
+    /* Context: sets ctx->impl for device ctx->local_device. */
+    mk_status (*context_init)(mk_context *ctx);
+    void (*context_fini)(mk_context *ctx);
+    /* Memory: *mem is an opaque handle; offsets and sizes are validated by the caller. */
+    mk_status (*buffer_alloc)(mk_context *ctx, size_t bytes, void **mem);
+    void (*buffer_free)(mk_context *ctx, void *mem);
+    mk_status (*buffer_write)(mk_context *ctx, void *mem, size_t off, const void *src, size_t n);
+    mk_status (*buffer_read)(mk_context *ctx, void *mem, size_t off, void *dst, size_t n);
+    mk_status (*buffer_fill)(mk_context *ctx, void *mem, size_t off, uint8_t byte, size_t n);
+    mk_status (*buffer_copy)(mk_context *ctx, void *dst, size_t dst_off, void *src, size_t src_off,
+                             size_t n);
+    mk_status (*synchronize)(mk_context *ctx);
+    /* Events for timing on the context's stream. */
+    mk_status (*event_create)(mk_context *ctx, void **ev);
+    void (*event_destroy)(mk_context *ctx, void *ev);
+    mk_status (*event_record)(mk_context *ctx, void *ev);
+    mk_status (*event_elapsed_ms)(mk_context *ctx, void *start, void *end, float *ms);
+    /* Quantized weights: pack the canonical layout (validated) into qw->impl; read unpacks
+       back into canonical arrays. */
+    mk_status (*qweight_create)(mk_context *ctx, mk_qweight *qw, const mk_qweight_data *data);
+    void (*qweight_destroy)(mk_qweight *qw);
+    mk_status (*qweight_read)(const mk_qweight *qw, mk_qweight_data *out);
+    /* Kernel variants of this backend. */
+    const mk_kernel *const *(*kernels)(int *count);
+} mk_backend;
+
+/* The backends compiled in (device.c lists them). */
+extern const mk_backend mk_backend_ref;
+#ifdef MEDKERN_HAVE_CUDA
+extern const mk_backend mk_backend_cuda;
+#endif
+#ifdef MEDKERN_HAVE_OPENCL
+extern const mk_backend mk_backend_opencl;
+#endif
+
+/* Helpers for backends (runtime/src/kernel_util.c). */
+/* Formats a supports() reason; returns 0 so `return mk__why(why, n, "...")` reads well. */
+int mk__why(char *why, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,80 @@
+/* Device buffers and tensor descriptors. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+mk_status mk_buffer_alloc(mk_context *ctx, size_t bytes, mk_buffer **out) {
+    if (!out) return mk__fail(MK_ERR_INVALID_ARGUMENT, "out is NULL");
+    *out = NULL;
+    if (!ctx) return mk__fail(MK_ERR_INVALID_ARGUMENT, "ctx is NULL");
+    if (bytes == 0) return mk__fail(MK_ERR_INVALID_ARGUMENT, "bytes is 0");
+    if (bytes > (SIZE_MAX >> 2))
+        return mk__fail(MK_ERR_INVALID_ARGUMENT, "bytes (%zu) is absurdly large", bytes);
+    mk_buffer *b = calloc(1, sizeof *b);
+    if (!b) return mk__fail(MK_ERR_OUT_OF_MEMORY, "out of host memory for a buffer");
+    mk_status s = ctx->backend->buffer_alloc(ctx, bytes, &b->mem);
+    if (s != MK_OK) {
+        free(b);
+        return s;
+    }
+    b->ctx = ctx;
+    b->bytes = bytes;
+    *out = b;
+    return MK_OK;
+}
+
+void mk_buffer_free(mk_buffer *buf) {
+    if (!buf) return;
+    buf->ctx->backend->buffer_free(buf->ctx, buf->mem);
+    free(buf);
+}
+
+size_t mk_buffer_size(const mk_buffer *buf) { return buf ? buf->bytes : 0; }
+
+static mk_status mk_check_range(const mk_buffer *buf, size_t offset, const void *host,
+                                size_t bytes, const char *host_name) {
+    if (!buf) return mk__fail(MK_ERR_INVALID_ARGUMENT, "buf is NULL");
+    if (!host && bytes) return mk__fail(MK_ERR_INVALID_ARGUMENT, "%s is NULL", host_name);
+    if (offset > buf->bytes || bytes > buf->bytes - offset)
+        return mk__fail(MK_ERR_INVALID_ARGUMENT,
+                        "offset + bytes (%zu + %zu) exceeds the buffer size %zu", offset, bytes,
+                        buf->bytes);
+    return MK_OK;
+}
+
+mk_status mk_buffer_write(mk_buffer *buf, size_t offset, const void *src, size_t bytes) {
+    mk_status s = mk_check_range(buf, offset, src, bytes, "src");
+    if (s != MK_OK || bytes == 0) return s;
+    return buf->ctx->backend->buffer_write(buf->ctx, buf->mem, offset, src, bytes);
+}
+
+mk_status mk_buffer_read(const mk_buffer *buf, size_t offset, void *dst, size_t bytes) {
+    mk_status s = mk_check_range(buf, offset, dst, bytes, "dst");
+    if (s != MK_OK || bytes == 0) return s;
+    return buf->ctx->backend->buffer_read(buf->ctx, buf->mem, offset, dst, bytes);
+}
+
+mk_status mk_buffer_fill(mk_buffer *buf, size_t offset, uint8_t byte, size_t bytes) {
+    mk_status s = mk_check_range(buf, offset, &byte, bytes, "byte");
+    if (s != MK_OK || bytes == 0) return s;
+    return buf->ctx->backend->buffer_fill(buf->ctx, buf->mem, offset, byte, bytes);
+}
+
+mk_tensor mk_tensor_make(mk_buffer *buf, size_t offset, mk_dtype dtype, int ndim,
+                         const int64_t *shape) {
+    mk_tensor t;
+    memset(&t, 0, sizeof t);
+    t.buf = buf;
+    t.offset = offset;
+    t.dtype = dtype;
+    t.ndim = ndim;
+    if (ndim < 1 || ndim > MK_MAX_DIMS || !shape) return t; /* rejected by validation */
+    int64_t stride = 1;
+    for (int i = ndim - 1; i >= 0; i--) {
+        t.shape[i] = shape[i];
+        t.stride[i] = stride;
+        stride *= shape[i] > 0 ? shape[i] : 1;
+    }
+    return t;
+}

@@ -1,0 +1,67 @@
+/* Contexts: one device, one stream/queue, the per-context kernel choices. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+mk_status mk_context_create(const char *device, mk_context **out) {
+    if (!out) return mk__fail(MK_ERR_INVALID_ARGUMENT, "out is NULL");
+    *out = NULL;
+    if (!device) return mk__fail(MK_ERR_INVALID_ARGUMENT, "device is NULL");
+    int index;
+    mk_status s = mk_device_find(device, &index);
+    if (s != MK_OK) return s;
+    mk_context *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) return mk__fail(MK_ERR_OUT_OF_MEMORY, "out of host memory for the context");
+    ctx->check_indices = 1;
+    if ((s = mk__device_backend(index, &ctx->backend, &ctx->local_device)) != MK_OK ||
+        (s = mk_device_get_info(index, &ctx->info)) != MK_OK) {
+        free(ctx);
+        return s;
+    }
+    if ((s = ctx->backend->context_init(ctx)) != MK_OK) {
+        free(ctx);
+        return s;
+    }
+    if ((s = mk__apply_env_overrides(ctx)) != MK_OK) {
+        mk_context_destroy(ctx);
+        return s;
+    }
+    *out = ctx;
+    return MK_OK;
+}
+
+void mk_context_destroy(mk_context *ctx) {
+    if (!ctx) return;
+    ctx->backend->context_fini(ctx);
+    free(ctx->scratch);
+    free(ctx);
+}
+
+mk_status mk_context_get_device(const mk_context *ctx, mk_device_info *out) {
+    if (!ctx) return mk__fail(MK_ERR_INVALID_ARGUMENT, "ctx is NULL");
+    if (!out) return mk__fail(MK_ERR_INVALID_ARGUMENT, "out is NULL");
+    *out = ctx->info;
+    return MK_OK;
+}
+
+mk_status mk_synchronize(mk_context *ctx) {
+    if (!ctx) return mk__fail(MK_ERR_INVALID_ARGUMENT, "ctx is NULL");
+    return ctx->backend->synchronize(ctx);
+}
+
+mk_status mk_context_set_check_indices(mk_context *ctx, int enabled) {
+    if (!ctx) return mk__fail(MK_ERR_INVALID_ARGUMENT, "ctx is NULL");
+    ctx->check_indices = enabled != 0;
+    return MK_OK;
+}
+
+void *mk__scratch(mk_context *ctx, size_t bytes) {
+    if (bytes > ctx->scratch_bytes) {
+        void *p = realloc(ctx->scratch, bytes);
+        if (!p) return NULL;
+        ctx->scratch = p;
+        ctx->scratch_bytes = bytes;
+    }
+    return ctx->scratch;
+}

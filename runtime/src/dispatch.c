@@ -1,0 +1,222 @@
+/*
+ * The dispatcher: the registry of kernel variants of every backend compiled in, and the
+ * choice of one variant per call.
+ *
+ * Choice: the variant forced on the context (mk_set_kernel or MEDKERN_KERNELS) if any,
+ * else the highest-priority variant of the context's backend whose supports() says yes.
+ * There is no fallback to another device: when nothing supports a call it fails with
+ * MK_ERR_UNSUPPORTED and every variant's reason.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static const char *const mk_op_names[MK_OP_COUNT] = {
+    "attention_prefill", "attention_decode", "kv_append", "kv_copy_blocks", "qgemm", "gemm",
+    "rmsnorm", "layernorm", "rope", "silu_mul", "gelu_mul", "add"};
+
+const char *mk_op_name(mk_op op) { return (unsigned)op < MK_OP_COUNT ? mk_op_names[op] : NULL; }
+
+mk_status mk_op_from_name(const char *name, mk_op *out) {
+    if (!name) return mk__fail(MK_ERR_INVALID_ARGUMENT, "name is NULL");
+    if (!out) return mk__fail(MK_ERR_INVALID_ARGUMENT, "out is NULL");
+    for (int i = 0; i < MK_OP_COUNT; i++)
+        if (strcmp(name, mk_op_names[i]) == 0) {
+            *out = (mk_op)i;
+            return MK_OK;
+        }
+    return mk__fail(MK_ERR_NOT_FOUND, "no op named \"%s\"", name);
+}
+
+/* ---- registry: built once, read-only afterwards */
+
+#define MK_MAX_KERNELS 512
+static const mk_kernel *mk_registry[MK_MAX_KERNELS];
+static int mk_registry_count;
+static pthread_once_t mk_registry_once = PTHREAD_ONCE_INIT;
+
+static void mk_registry_add(const mk_backend *be) {
+    int n = 0;
+    const mk_kernel *const *list = be->kernels(&n);
+    for (int i = 0; i < n && mk_registry_count < MK_MAX_KERNELS; i++)
+        mk_registry[mk_registry_count++] = list[i];
+}
+
+static void mk_registry_build(void) {
+    mk_registry_add(&mk_backend_ref);
+#ifdef MEDKERN_HAVE_CUDA
+    mk_registry_add(&mk_backend_cuda);
+#endif
+#ifdef MEDKERN_HAVE_OPENCL
+    mk_registry_add(&mk_backend_opencl);
+#endif
+}
+
+static void mk_registry_get(const mk_kernel *const **list, int *n) {
+    pthread_once(&mk_registry_once, mk_registry_build);
+    *list = mk_registry;
+    *n = mk_registry_count;
+}
+
+static const mk_kernel *mk_find_kernel(mk_op op, const char *name) {
+    const mk_kernel *const *list;
+    int n;
+    mk_registry_get(&list, &n);
+    for (int i = 0; i < n; i++)
+        if (list[i]->op == op && strcmp(list[i]->name, name) == 0) return list[i];
+    return NULL;
+}
+
+mk_status mk_kernel_list(mk_op op, mk_kernel_info *out, int cap, int *count) {
+    if (!count) return mk__fail(MK_ERR_INVALID_ARGUMENT, "count is NULL");
+    if ((unsigned)op > MK_OP_COUNT) return mk__fail(MK_ERR_INVALID_ARGUMENT, "op (%d) is not a valid mk_op", (int)op);
+    if (cap < 0 || (cap > 0 && !out)) return mk__fail(MK_ERR_INVALID_ARGUMENT, "out is NULL or cap is negative");
+    const mk_kernel *const *list;
+    int n, total = 0;
+    mk_registry_get(&list, &n);
+    for (int i = 0; i < n; i++) {
+        if (op != MK_OP_COUNT && list[i]->op != op) continue;
+        if (total < cap)
+            out[total] = (mk_kernel_info){list[i]->op, list[i]->name, list[i]->backend,
+                                          list[i]->priority, list[i]->summary};
+        total++;
+    }
+    *count = total;
+    return MK_OK;
+}
+
+/* ---- choice */
+
+static int mk_same_backend(const mk_context *ctx, const mk_kernel *k) {
+    return strcmp(k->backend, ctx->backend->name) == 0;
+}
+
+/* Picks the variant for args on ctx; on failure fills why with every reason. */
+static const mk_kernel *mk_choose(const mk_context *ctx, const mk_op_args *args, char *why, size_t n) {
+    const mk_kernel *forced = ctx->forced[args->op];
+    char reason[256];
+    if (forced) {
+        reason[0] = 0;
+        if (forced->supports(ctx, args, reason, sizeof reason)) return forced;
+        snprintf(why, n, "forced variant %s does not support this call: %s", forced->name, reason);
+        return NULL;
+    }
+    const mk_kernel *const *list;
+    int count;
+    mk_registry_get(&list, &count);
+    const mk_kernel *best = NULL;
+    size_t used = (size_t)snprintf(why, n, "no %s variant supports this call on %s:",
+                                   mk_op_name(args->op), ctx->info.id);
+    for (int i = 0; i < count; i++) {
+        const mk_kernel *k = list[i];
+        if (k->op != args->op || !mk_same_backend(ctx, k)) continue;
+        if (best && k->priority <= best->priority) continue;
+        reason[0] = 0;
+        if (k->supports(ctx, args, reason, sizeof reason))
+            best = k;
+        else if (used < n)
+            used += (size_t)snprintf(why + used, n - used, " [%s: %s]", k->name, reason);
+    }
+    return best;
+}
+
+mk_status mk__run(mk_context *ctx, const mk_op_args *args) {
+    mk_status s = mk__validate(ctx, args);
+    if (s != MK_OK) return s;
+    char why[1024];
+    const mk_kernel *k = mk_choose(ctx, args, why, sizeof why);
+    if (!k) return mk__fail(MK_ERR_UNSUPPORTED, "%s", why);
+    s = k->run(ctx, args);
+    if (s == MK_OK) ctx->last[args->op] = k;
+    return s;
+}
+
+mk_status mk_explain(mk_context *ctx, mk_op op, const mk_op_args *args, char *buf, size_t n) {
+    if (!ctx) return mk__fail(MK_ERR_INVALID_ARGUMENT, "ctx is NULL");
+    if ((unsigned)op >= MK_OP_COUNT) return mk__fail(MK_ERR_INVALID_ARGUMENT, "op (%d) is not a valid mk_op", (int)op);
+    if (!buf || n == 0) return mk__fail(MK_ERR_INVALID_ARGUMENT, "buf is NULL or n is 0");
+    if (args && args->op != op) return mk__fail(MK_ERR_INVALID_ARGUMENT, "args->op differs from op");
+    if (args) {
+        mk_status s = mk__validate(ctx, args);
+        if (s != MK_OK) return s;
+    }
+    const mk_kernel *const *list;
+    int count;
+    mk_registry_get(&list, &count);
+    size_t used = 0;
+#define OUT(...) do { if (used < n) used += (size_t)snprintf(buf + used, n - used, __VA_ARGS__); } while (0)
+    const mk_kernel *chosen = NULL, *forced = ctx->forced[op];
+    char reason[256];
+    OUT("%s on %s (%s)%s\n", mk_op_name(op), ctx->info.id, ctx->info.name,
+        args ? "" : " [no call arguments: device-level reasons only]");
+    for (int i = 0; i < count; i++) {
+        const mk_kernel *k = list[i];
+        if (k->op != op) continue;
+        if (!mk_same_backend(ctx, k)) {
+            OUT("  %-28s no  (backend %s, context is on %s)\n", k->name, k->backend, ctx->backend->name);
+            continue;
+        }
+        reason[0] = 0;
+        int ok = k->supports(ctx, args, reason, sizeof reason);
+        if (ok && forced && k != forced) {
+            OUT("  %-28s yes (prio %d) but %s is forced\n", k->name, k->priority, forced->name);
+            continue;
+        }
+        OUT("  %-28s %s (prio %d)%s%s\n", k->name, ok ? "yes" : "no ", k->priority,
+            ok ? "" : ": ", ok ? "" : reason);
+        if (ok && (!chosen || k->priority > chosen->priority)) chosen = k;
+    }
+    if (chosen)
+        OUT("chosen: %s%s\n", chosen->name, forced ? " (forced)" : "");
+    else
+        OUT("chosen: none (the call would fail with MK_ERR_UNSUPPORTED)\n");
+#undef OUT
+    return MK_OK;
+}
+
+mk_status mk_set_kernel(mk_context *ctx, mk_op op, const char *name) {
+    if (!ctx) return mk__fail(MK_ERR_INVALID_ARGUMENT, "ctx is NULL");
+    if ((unsigned)op >= MK_OP_COUNT) return mk__fail(MK_ERR_INVALID_ARGUMENT, "op (%d) is not a valid mk_op", (int)op);
+    if (!name) {
+        ctx->forced[op] = NULL;
+        return MK_OK;
+    }
+    const mk_kernel *k = mk_find_kernel(op, name);
+    if (!k) return mk__fail(MK_ERR_NOT_FOUND, "no %s variant named \"%s\"", mk_op_name(op), name);
+    if (!mk_same_backend(ctx, k))
+        return mk__fail(MK_ERR_INVALID_ARGUMENT, "name: variant %s is for backend %s, the context is on %s",
+                        name, k->backend, ctx->backend->name);
+    ctx->forced[op] = k;
+    return MK_OK;
+}
+
+const char *mk_last_kernel(const mk_context *ctx, mk_op op) {
+    if (!ctx || (unsigned)op >= MK_OP_COUNT || !ctx->last[op]) return NULL;
+    return ctx->last[op]->name;
+}
+
+/* MEDKERN_KERNELS="op=name,op=name". Entries for another backend than the context's are
+   ignored (one setting can name a variant per backend); unknown ops or names fail. */
+mk_status mk__apply_env_overrides(mk_context *ctx) {
+    const char *env = getenv("MEDKERN_KERNELS");
+    if (!env || !*env) return MK_OK;
+    char spec[1024];
+    snprintf(spec, sizeof spec, "%s", env);
+    char *save = NULL;
+    for (char *item = strtok_r(spec, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(item, '=');
+        if (!eq) return mk__fail(MK_ERR_INVALID_ARGUMENT, "MEDKERN_KERNELS: \"%s\" is not op=name", item);
+        *eq = 0;
+        mk_op op;
+        if (mk_op_from_name(item, &op) != MK_OK)
+            return mk__fail(MK_ERR_INVALID_ARGUMENT, "MEDKERN_KERNELS: unknown op \"%s\"", item);
+        const mk_kernel *k = mk_find_kernel(op, eq + 1);
+        if (!k)
+            return mk__fail(MK_ERR_INVALID_ARGUMENT, "MEDKERN_KERNELS: no %s variant named \"%s\"", item, eq + 1);
+        if (mk_same_backend(ctx, k)) ctx->forced[op] = k;
+    }
+    return MK_OK;
+}

@@ -1,0 +1,61 @@
+/* medkern kernels: the registry, and on a device why each variant applies or not. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+int cmd_kernels(int argc, char **argv) {
+    if (cli_wants_help(argc, argv)) {
+        printf("usage: medkern kernels [--device D] [--op OP]\n\n"
+               "Without --device: every registered kernel variant per op (name, backend,\n"
+               "priority). With --device (\"ref\", \"opencl:0\", \"cuda:0\", \"auto\"): for each\n"
+               "op, whether each variant applies on that device and why not, and which one\n"
+               "the dispatcher would choose. MEDKERN_KERNELS=op=name,... forces variants.\n");
+        return MK_EXIT_OK;
+    }
+    const char *device = NULL, *op_name = NULL;
+    int bad = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        if ((v = cli_opt(argc, argv, &i, "--device", &bad))) device = v;
+        else if ((v = cli_opt(argc, argv, &i, "--op", &bad))) op_name = v;
+        else if (!bad) {
+            fprintf(stderr, "medkern kernels: unknown option \"%s\"\n", argv[i]);
+            return MK_EXIT_USAGE;
+        }
+        if (bad) return MK_EXIT_USAGE;
+    }
+    int first = 0, last = MK_OP_COUNT - 1;
+    if (op_name) {
+        mk_op op;
+        if (mk_op_from_name(op_name, &op) != MK_OK) {
+            fprintf(stderr, "medkern kernels: %s\n", mk_last_error());
+            return MK_EXIT_USAGE;
+        }
+        first = last = (int)op;
+    }
+    if (!device) {
+        for (int op = first; op <= last; op++) {
+            mk_kernel_info list[64];
+            int n = 0;
+            mk_kernel_list((mk_op)op, list, 64, &n);
+            printf("%s\n", mk_op_name((mk_op)op));
+            for (int i = 0; i < n && i < 64; i++)
+                printf("  %-28s backend %-7s prio %3d  %s\n", list[i].name, list[i].backend,
+                       list[i].priority, list[i].summary);
+        }
+        return MK_EXIT_OK;
+    }
+    mk_context *ctx = NULL;
+    mk_status s = mk_context_create(device, &ctx);
+    if (s != MK_OK) {
+        fprintf(stderr, "medkern kernels: %s\n", mk_last_error());
+        return s == MK_ERR_NOT_FOUND || s == MK_ERR_INVALID_ARGUMENT ? MK_EXIT_USAGE : MK_EXIT_FAIL;
+    }
+    char text[8192];
+    for (int op = first; op <= last; op++) {
+        if (mk_explain(ctx, (mk_op)op, NULL, text, sizeof text) == MK_OK) printf("%s\n", text);
+    }
+    mk_context_destroy(ctx);
+    return MK_EXIT_OK;
+}
