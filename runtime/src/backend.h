@@ -4,7 +4,7 @@
  * Adding an accelerator = one mk_backend (device enumeration, memory, copies,
  * synchronisation, events, weight packing) + its kernels, each an mk_kernel with a
  * supports() that gives a reason when it says no. docs/porting.md walks through it with
- * the OpenCL backend as the example; the ref backend (backends/ref) is the smallest one.
+ * the OpenCL backend as the example (planned); the ref backend (backends/ref) is the smallest one.
  *
  * The runtime has validated every argument before a backend sees it: shapes, dtypes,
  * strides, extents within their buffers and index values. Backends check only what is
@@ -70,7 +70,7 @@ extern const mk_backend mk_backend_cuda;
 extern const mk_backend mk_backend_opencl;
 #endif
 
-/* Helpers for backends (runtime/src/kernel_util.c). */
+/* Helpers for backends (runtime/src/error.c). */
 /* Formats a supports() reason; returns 0 so `return mk__why(why, n, "...")` reads well. */
 int mk__why(char *why, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

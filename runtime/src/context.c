@@ -13,7 +13,6 @@ mk_status mk_context_create(const char *device, mk_context **out) {
     if (s != MK_OK) return s;
     mk_context *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return mk__fail(MK_ERR_OUT_OF_MEMORY, "out of host memory for the context");
-    ctx->check_indices = 1;
     if ((s = mk__device_backend(index, &ctx->backend, &ctx->local_device)) != MK_OK ||
         (s = mk_device_get_info(index, &ctx->info)) != MK_OK) {
         free(ctx);
@@ -48,12 +47,6 @@ mk_status mk_context_get_device(const mk_context *ctx, mk_device_info *out) {
 mk_status mk_synchronize(mk_context *ctx) {
     if (!ctx) return mk__fail(MK_ERR_INVALID_ARGUMENT, "ctx is NULL");
     return ctx->backend->synchronize(ctx);
-}
-
-mk_status mk_context_set_check_indices(mk_context *ctx, int enabled) {
-    if (!ctx) return mk__fail(MK_ERR_INVALID_ARGUMENT, "ctx is NULL");
-    ctx->check_indices = enabled != 0;
-    return MK_OK;
 }
 
 void *mk__scratch(mk_context *ctx, size_t bytes) {

@@ -198,8 +198,21 @@ const char *mk_last_kernel(const mk_context *ctx, mk_op op) {
     return ctx->last[op]->name;
 }
 
-/* MEDKERN_KERNELS="op=name,op=name". Entries for another backend than the context's are
-   ignored (one setting can name a variant per backend); unknown ops or names fail. */
+/* 1 when the backend named by a variant's prefix ("cuda" of "cuda.fa2") is in this build. */
+static int mk_backend_compiled(const char *variant) {
+    const mk_kernel *const *list;
+    int n;
+    size_t len = strcspn(variant, ".");
+    mk_registry_get(&list, &n);
+    for (int i = 0; i < n; i++)
+        if (strlen(list[i]->backend) == len && strncmp(list[i]->backend, variant, len) == 0) return 1;
+    return 0;
+}
+
+/* MEDKERN_KERNELS="op=name,op=name". Entries for another backend than the context's, or
+   for a backend this build lacks, are ignored (one setting can serve several builds and
+   devices); a malformed entry, an unknown op or an unknown variant of a backend that is
+   built in fails context creation. */
 mk_status mk__apply_env_overrides(mk_context *ctx) {
     const char *env = getenv("MEDKERN_KERNELS");
     if (!env || !*env) return MK_OK;
@@ -214,9 +227,9 @@ mk_status mk__apply_env_overrides(mk_context *ctx) {
         if (mk_op_from_name(item, &op) != MK_OK)
             return mk__fail(MK_ERR_INVALID_ARGUMENT, "MEDKERN_KERNELS: unknown op \"%s\"", item);
         const mk_kernel *k = mk_find_kernel(op, eq + 1);
-        if (!k)
+        if (!k && mk_backend_compiled(eq + 1))
             return mk__fail(MK_ERR_INVALID_ARGUMENT, "MEDKERN_KERNELS: no %s variant named \"%s\"", item, eq + 1);
-        if (mk_same_backend(ctx, k)) ctx->forced[op] = k;
+        if (k && mk_same_backend(ctx, k)) ctx->forced[op] = k;
     }
     return MK_OK;
 }

@@ -18,7 +18,6 @@ struct mk_context {
     void *impl;                       /* backend state (queue, stream, ...)  */
     const mk_kernel *forced[MK_OP_COUNT]; /* mk_set_kernel / MEDKERN_KERNELS */
     const mk_kernel *last[MK_OP_COUNT];   /* variant of the last call        */
-    int check_indices;
     void *scratch;                    /* host scratch for index checks (grows) */
     size_t scratch_bytes;
 };

@@ -82,10 +82,17 @@ mk_status mk_qweight_read(const mk_qweight *qw, mk_qweight_data *out) {
 
 /* ---- importers */
 
-static mk_status import_finish(mk_status s, const char *msg, mk_qweight_data *out) {
-    if (s == MK_OK) return MK_OK;
-    mk_qweight_data_free(out);
-    return mk__fail(s, "%s", msg);
+/* Hands the results out only on success: a failing import writes nothing. */
+static mk_status import_finish(mk_status s, const char *msg, const mk_qweight_desc *desc,
+                               mk_qweight_data *data, mk_qweight_desc *desc_out,
+                               mk_qweight_data *data_out) {
+    if (s != MK_OK) {
+        mk_qweight_data_free(data);
+        return mk__fail(s, "%s", msg);
+    }
+    *desc_out = *desc;
+    *data_out = *data;
+    return MK_OK;
 }
 
 mk_status mk_import_gptq(const mk_gptq_tensors *in, mk_qweight_desc *desc_out, mk_qweight_data *data_out) {
@@ -96,17 +103,22 @@ mk_status mk_import_gptq(const mk_gptq_tensors *in, mk_qweight_desc *desc_out, m
     if (!in->scales) return mk__fail(MK_ERR_INVALID_ARGUMENT, "in->scales is NULL");
     if (!in->symmetric && !in->qzeros) return mk__fail(MK_ERR_INVALID_ARGUMENT, "in->qzeros is NULL (asymmetric GPTQ)");
     if (in->k < 8 || in->k % 8) return mk__fail(MK_ERR_INVALID_ARGUMENT, "in->k (%lld) must be a positive multiple of 8", (long long)in->k);
-    if (in->n < 1 || (!in->symmetric && in->n % 8))
-        return mk__fail(MK_ERR_INVALID_ARGUMENT, "in->n (%lld) must be positive (a multiple of 8 with qzeros)", (long long)in->n);
+    /* the reference importer needs n % 8 == 0 even when symmetric (qzeros packs 8 outputs
+       per int32 in every GPTQ checkpoint) */
+    if (in->n < 8 || in->n % 8)
+        return mk__fail(MK_ERR_INVALID_ARGUMENT, "in->n (%lld) must be a positive multiple of 8", (long long)in->n);
     int needs_perm = 0;
     char msg[256] = "";
-    mk_status s = mkref_gptq_desc(in, desc_out, &needs_perm);
+    mk_qweight_desc desc;
+    mk_qweight_data data;
+    mk_status s = mkref_gptq_desc(in, &desc, &needs_perm);
     if (s != MK_OK)
         return mk__fail(s, "in: group_size (%d), k (%lld) and g_idx do not describe a GPTQ weight",
                         in->group_size, (long long)in->k);
-    if ((s = mk__validate_qweight(desc_out, NULL)) != MK_OK) return s;
-    if ((s = mk_qweight_data_alloc(desc_out, desc_out->asymmetric, needs_perm, data_out)) != MK_OK) return s;
-    return import_finish(mkref_import_gptq(in, desc_out, data_out, msg, sizeof msg), msg, data_out);
+    if ((s = mk__validate_qweight(&desc, NULL)) != MK_OK) return s;
+    if ((s = mk_qweight_data_alloc(&desc, desc.asymmetric, needs_perm, &data)) != MK_OK) return s;
+    return import_finish(mkref_import_gptq(in, &desc, &data, msg, sizeof msg), msg, &desc, &data,
+                         desc_out, data_out);
 }
 
 mk_status mk_import_awq(const mk_awq_tensors *in, mk_qweight_desc *desc_out, mk_qweight_data *data_out) {
@@ -116,12 +128,14 @@ mk_status mk_import_awq(const mk_awq_tensors *in, mk_qweight_desc *desc_out, mk_
     if (!in->qweight || !in->qzeros || !in->scales)
         return mk__fail(MK_ERR_INVALID_ARGUMENT, "in->qweight, in->qzeros and in->scales must all be set");
     if (in->n < 8 || in->n % 8) return mk__fail(MK_ERR_INVALID_ARGUMENT, "in->n (%lld) must be a positive multiple of 8", (long long)in->n);
-    *desc_out = (mk_qweight_desc){MK_QW4, in->n, in->k, in->group_size, 1};
-    mk_status s = mk__validate_qweight(desc_out, NULL);
+    mk_qweight_desc desc = {MK_QW4, in->n, in->k, in->group_size, 1};
+    mk_qweight_data data;
+    mk_status s = mk__validate_qweight(&desc, NULL);
     if (s != MK_OK) return s;
-    if ((s = mk_qweight_data_alloc(desc_out, 1, 0, data_out)) != MK_OK) return s;
+    if ((s = mk_qweight_data_alloc(&desc, 1, 0, &data)) != MK_OK) return s;
     char msg[256] = "";
-    return import_finish(mkref_import_awq(in, desc_out, data_out, msg, sizeof msg), msg, data_out);
+    return import_finish(mkref_import_awq(in, &desc, &data, msg, sizeof msg), msg, &desc, &data,
+                         desc_out, data_out);
 }
 
 mk_status mk_import_gguf(mk_gguf_type type, const void *blocks, size_t bytes, int64_t n, int64_t k,
@@ -130,24 +144,27 @@ mk_status mk_import_gguf(mk_gguf_type type, const void *blocks, size_t bytes, in
     if (!desc_out) return mk__fail(MK_ERR_INVALID_ARGUMENT, "desc_out is NULL");
     if (!data_out) return mk__fail(MK_ERR_INVALID_ARGUMENT, "data_out is NULL");
     size_t block_bytes;
+    mk_qweight_desc desc;
+    mk_qweight_data data;
     if (type == MK_GGUF_Q4_0) {
-        *desc_out = (mk_qweight_desc){MK_QW4, n, k, 32, 0};
+        desc = (mk_qweight_desc){MK_QW4, n, k, 32, 0};
         block_bytes = 18;
     } else if (type == MK_GGUF_Q8_0) {
-        *desc_out = (mk_qweight_desc){MK_QW8, n, k, 32, 0};
+        desc = (mk_qweight_desc){MK_QW8, n, k, 32, 0};
         block_bytes = 34;
     } else {
         return mk__fail(MK_ERR_INVALID_ARGUMENT, "type (%d) is not Q4_0 or Q8_0", (int)type);
     }
     if (n < 1 || k < 32 || k % 32)
         return mk__fail(MK_ERR_INVALID_ARGUMENT, "n (%lld) must be >= 1 and k (%lld) a positive multiple of 32", (long long)n, (long long)k);
-    mk_status s = mk__validate_qweight(desc_out, NULL);
+    mk_status s = mk__validate_qweight(&desc, NULL);
     if (s != MK_OK) return s;
     size_t need = (size_t)n * (size_t)(k / 32) * block_bytes;
     if (bytes != need)
         return mk__fail(MK_ERR_INVALID_ARGUMENT, "bytes is %zu but %lld x %lld needs %zu", bytes,
                         (long long)n, (long long)k, need);
-    if ((s = mk_qweight_data_alloc(desc_out, 0, 0, data_out)) != MK_OK) return s;
+    if ((s = mk_qweight_data_alloc(&desc, 0, 0, &data)) != MK_OK) return s;
     char msg[256] = "";
-    return import_finish(mkref_import_gguf(type, blocks, desc_out, data_out, msg, sizeof msg), msg, data_out);
+    return import_finish(mkref_import_gguf(type, blocks, &desc, &data, msg, sizeof msg), msg, &desc,
+                         &data, desc_out, data_out);
 }

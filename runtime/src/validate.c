@@ -7,7 +7,7 @@
  * What is checked: NULLs, contexts, dtypes, ranks, shapes (>= 1 and consistent),
  * strides (the layouts each op accepts), extents within their buffers (with overflow
  * checks), output aliasing, parameters, and the values of index arrays (read back to
- * the host; see mk_context_set_check_indices).
+ * the host, always: kernels may then index without bounds checks).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -184,6 +184,27 @@ static mk_status alias_ok(const mk_tensor *out, const char *on, const mk_tensor 
     FAIL("%s partially overlaps %s (it may only be the very same view)", on, in_name);
 }
 
+/* 1 when no two elements of t share memory (a sufficient test: the dims of extent > 1,
+   ordered by stride, each start past the end of the previous one). */
+static int no_self_overlap(const mk_tensor *t) {
+    int dims[MK_MAX_DIMS], n = 0;
+    for (int i = 0; i < t->ndim; i++)
+        if (t->shape[i] > 1) dims[n++] = i;
+    for (int i = 1; i < n; i++) /* insertion sort by stride */
+        for (int j = i; j > 0 && t->stride[dims[j]] < t->stride[dims[j - 1]]; j--) {
+            int d = dims[j];
+            dims[j] = dims[j - 1];
+            dims[j - 1] = d;
+        }
+    int64_t end = 1; /* elements spanned by the dims so far */
+    for (int i = 0; i < n; i++) {
+        const int d = dims[i];
+        if (t->stride[d] < end) return 0;
+        end = t->stride[d] * (t->shape[d] - 1) + end; /* no overflow: the extent was checked */
+    }
+    return 1;
+}
+
 /* ---- index arrays: read to host scratch */
 
 typedef struct {
@@ -270,13 +291,14 @@ static mk_status validate_prefill(mk_context *ctx, const mk_op_args *a) {
         TRY(no_overlap(lse, "lse", q, "q"));
         TRY(no_overlap(lse, "lse", k, "k"));
         TRY(no_overlap(lse, "lse", v, "v"));
+        TRY(no_overlap(lse, "lse", cq, "cu_seqlens_q"));
+        TRY(no_overlap(lse, "lse", ck, "cu_seqlens_k"));
     }
     TRY(no_overlap(out, "out", q, "q"));
     TRY(no_overlap(out, "out", k, "k"));
     TRY(no_overlap(out, "out", v, "v"));
     TRY(no_overlap(out, "out", cq, "cu_seqlens_q"));
     TRY(no_overlap(out, "out", ck, "cu_seqlens_k"));
-    if (!ctx->check_indices) return MK_OK;
     idx_read r[2] = {{cq, NULL, 0}, {ck, NULL, 0}};
     TRY(read_indices(ctx, r, 2));
     TRY(check_cu_seqlens(r[0].v, cq->shape[0], q->shape[0], "cu_seqlens_q", "q"));
@@ -315,7 +337,6 @@ static mk_status validate_decode(mk_context *ctx, const mk_op_args *a) {
     TRY(no_overlap(out, "out", q, "q"));
     TRY(no_overlap(out, "out", bt, "block_table"));
     TRY(no_overlap(out, "out", cl, "context_lens"));
-    if (!ctx->check_indices) return MK_OK;
     idx_read r[2] = {{bt, NULL, 0}, {cl, NULL, 0}};
     TRY(read_indices(ctx, r, 2));
     int64_t maxb = bt->shape[1], bs = c->desc.block_size;
@@ -348,7 +369,6 @@ static mk_status validate_kv_append(mk_context *ctx, const mk_op_args *a) {
     TRY(dim_is(k, "k", 1, c->desc.num_kv_heads, "the cache's num_kv_heads"));
     TRY(dim_is(k, "k", 2, c->desc.head_dim, "the cache's head_dim"));
     TRY(dim_is(sm, "slot_mapping", 0, k->shape[0], "T = k.shape[0]"));
-    if (!ctx->check_indices) return MK_OK;
     idx_read r[1] = {{sm, NULL, 0}};
     TRY(read_indices(ctx, r, 1));
     int64_t nslots = c->desc.num_blocks * c->desc.block_size, n = 0;
@@ -373,7 +393,6 @@ static mk_status validate_kv_copy(mk_context *ctx, const mk_op_args *a) {
     TRY(check_tensor(ctx, p, "pairs", 2, LAYOUT_CONTIGUOUS));
     TRY(check_dtype(p, "pairs", I32ONLY));
     TRY(dim_is(p, "pairs", 1, 2, "(src, dst)"));
-    if (!ctx->check_indices) return MK_OK;
     idx_read r[1] = {{p, NULL, 0}};
     TRY(read_indices(ctx, r, 1));
     int64_t n = p->shape[0];
@@ -469,6 +488,7 @@ static mk_status validate_rope(mk_context *ctx, const mk_op_args *a) {
     const mk_tensor *x = a->u.rope.x, *pos = a->u.rope.positions;
     const mk_rope_params *p = &a->u.rope.params;
     TRY(check_tensor(ctx, x, "x", 3, LAYOUT_INNER));
+    if (!no_self_overlap(x)) FAIL("x: its elements overlap in memory (it is rotated in place; strides must not alias)");
     TRY(check_tensor(ctx, pos, "positions", 1, LAYOUT_CONTIGUOUS));
     TRY(check_dtype(x, "x", FLOATS));
     TRY(check_dtype(pos, "positions", I32ONLY));
@@ -497,7 +517,6 @@ static mk_status validate_rope(mk_context *ctx, const mk_op_args *a) {
         break;
     default: FAIL("params->scaling (%d) is not a valid mk_rope_scaling", (int)p->scaling);
     }
-    if (!ctx->check_indices) return MK_OK;
     idx_read r[1] = {{pos, NULL, 0}};
     TRY(read_indices(ctx, r, 1));
     for (size_t t = 0; t < r[0].n; t++)
@@ -554,7 +573,7 @@ mk_status mk__validate_kv_desc(const mk_kv_cache_desc *d) {
     if (__builtin_mul_overflow(d->num_blocks, (int64_t)d->block_size, &n) ||
         __builtin_mul_overflow(n, (int64_t)d->num_kv_heads, &n) || n > INT32_MAX ||
         __builtin_mul_overflow(n, (int64_t)d->head_dim * (int64_t)mk_dtype_size(d->dtype), &n))
-        FAIL("desc: num_blocks * block_size * num_kv_heads * head_dim overflows (slots must fit in int32)");
+        FAIL("desc: num_blocks * block_size * num_kv_heads exceeds 2^31-1 (or the byte size overflows)");
     return MK_OK;
 }
 

@@ -14,7 +14,10 @@
  *    dims, strides in elements. The descriptor is read during the call only.
  *  - Index arrays (cu_seqlens, block tables, context lengths, slot mappings, block
  *    pairs) are I32 tensors. Their values are checked by the validation layer before a
- *    backend runs (this reads them back to the host; see mk_context_set_check_indices).
+ *    backend runs (this reads them back to the host, a synchronizing copy on GPUs).
+ *  - Threads: a context, and everything created on it, is used by one thread at a time;
+ *    different contexts may be used from different threads at once. Device enumeration
+ *    and the kernel registry are initialised once, thread-safely.
  *  - Ops run on the context's stream in order; results are visible to mk_buffer_read
  *    (which synchronizes) or after mk_synchronize().
  */
@@ -138,9 +141,6 @@ MK_API mk_status mk_context_create(const char *device, mk_context **out);
 MK_API void      mk_context_destroy(mk_context *ctx);
 MK_API mk_status mk_context_get_device(const mk_context *ctx, mk_device_info *out);
 MK_API mk_status mk_synchronize(mk_context *ctx);
-/* Index-array value checks (default on). Turning them off saves a device-to-host read
-   per call; kernels still skip out-of-range indices instead of writing out of bounds. */
-MK_API mk_status mk_context_set_check_indices(mk_context *ctx, int enabled);
 
 /* ------------------------------------------------------------------ buffers */
 
@@ -233,7 +233,7 @@ MK_API mk_status mk_kv_cache_append(mk_context *ctx, mk_kv_cache *cache, const m
 MK_API mk_status mk_kv_cache_copy_blocks(mk_context *ctx, mk_kv_cache *cache, const mk_tensor *pairs);
 /* Read one block back to the host: k_out/v_out get block_size*Hkv*D elements of the
    cache dtype (raw bits); k_scale/v_scale get block_size*Hkv floats for I8/FP8 caches
-   (may be NULL otherwise). Any output pointer may be NULL to skip it. */
+   and must be NULL for other caches. Any output pointer may be NULL to skip it. */
 MK_API mk_status mk_kv_cache_read_block(const mk_kv_cache *cache, int64_t block, void *k_out,
                                         void *v_out, float *k_scale, float *v_scale);
 
