@@ -19,7 +19,7 @@
 /* Where the keys and values of one sequence live: contiguous rows (prefill) or the
    paged cache read through a block table (decode). */
 typedef struct {
-    const float *k, *v;   /* prefill: row j of head h at (j * hkv + h) * d */
+    const float *k, *v; /* prefill: row j of head h at (j * hkv + h) * d */
     const mkref_kv_cache *cache;
     const int32_t *blocks; /* decode: this sequence's block table row */
     int hkv, d;
@@ -89,8 +89,8 @@ void mkref_attention_prefill(const float *q, const float *k, const float *v, con
     int group = Hq / Hkv;
     for (int b = 0; b < B; b++) {
         int64_t sq = cu_q[b + 1] - cu_q[b], sk = cu_k[b + 1] - cu_k[b];
-        kv_source s = {k + (int64_t)cu_k[b] * Hkv * D, v + (int64_t)cu_k[b] * Hkv * D, NULL,
-                       NULL, Hkv, D};
+        kv_source s = {
+            k + (int64_t)cu_k[b] * Hkv * D, v + (int64_t)cu_k[b] * Hkv * D, NULL, NULL, Hkv, D};
         for (int64_t i = 0; i < sq; i++) {
             int64_t t = cu_q[b] + i, lo, hi;
             visible(p, i, sq, sk, &lo, &hi);

@@ -73,8 +73,10 @@ void mkref_kv_copy_blocks(mkref_kv_cache *c, const int32_t *pairs, int64_t n) {
         size_t src = (size_t)pairs[2 * i], dst = (size_t)pairs[2 * i + 1];
         memcpy((char *)c->k + dst * bytes, (const char *)c->k + src * bytes, bytes);
         memcpy((char *)c->v + dst * bytes, (const char *)c->v + src * bytes, bytes);
-        if (c->k_scale) memcpy(c->k_scale + dst * rows, c->k_scale + src * rows, rows * sizeof(float));
-        if (c->v_scale) memcpy(c->v_scale + dst * rows, c->v_scale + src * rows, rows * sizeof(float));
+        if (c->k_scale)
+            memcpy(c->k_scale + dst * rows, c->k_scale + src * rows, rows * sizeof(float));
+        if (c->v_scale)
+            memcpy(c->v_scale + dst * rows, c->v_scale + src * rows, rows * sizeof(float));
     }
 }
 

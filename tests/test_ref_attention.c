@@ -29,14 +29,19 @@ static void poison(float *x, size_t n) { memset(x, 0xFF, n * sizeof(float)); }
 static size_t esize(mk_dtype t) { return t == MK_F32 ? 4 : t == MK_F16 || t == MK_BF16 ? 2 : 1; }
 
 static const char *dname(mk_dtype t) {
-    return t == MK_F32 ? "f32" : t == MK_F16 ? "f16" : t == MK_BF16 ? "bf16" : t == MK_I8 ? "i8" : "fp8";
+    return t == MK_F32    ? "f32"
+           : t == MK_F16  ? "f16"
+           : t == MK_BF16 ? "bf16"
+           : t == MK_I8   ? "i8"
+                          : "fp8";
 }
 
 /* ------------------------------------------------------------ independent formulation */
 
 /* The mask exactly as the contract states it. */
 static int sees(const mk_attn_params *p, long i, long j, long sq, long sk) {
-    return (!p->causal || j <= i + sk - sq) && (p->window_left < 0 || j >= i + sk - sq - p->window_left);
+    return (!p->causal || j <= i + sk - sq) &&
+           (p->window_left < 0 || j >= i + sk - sq - p->window_left);
 }
 
 /* Per (sequence, head): the full Sq x Sk score matrix in long double, masked, softmaxed,
@@ -75,7 +80,8 @@ static void ref_ld(const float *q, const float *k, const float *v, const int32_t
                 for (int d = 0; d < D; d++) {
                     long double acc = 0;
                     for (long j = 0; j < sk; j++)
-                        acc += expl(S[i * sk + j] - mx) / sum * v[((cu_k[b] + j) * Hkv + hk) * D + d];
+                        acc +=
+                            expl(S[i * sk + j] - mx) / sum * v[((cu_k[b] + j) * Hkv + hk) * D + d];
                     o[d] = (float)acc;
                 }
                 if (lse) lse[t * Hq + h] = (float)(mx + logl(sum));
@@ -94,9 +100,16 @@ static mk_attn_params mode_params(int mode, int D, mkref_rng *r) {
     mk_attn_params p = {0.0f, 0, -1, 0.0f};
     switch (mode) {
     case 1: p.causal = 1; break;
-    case 2: p.causal = 1; p.window_left = (int)mkref_rng_range(r, 0, 4); break;
+    case 2:
+        p.causal = 1;
+        p.window_left = (int)mkref_rng_range(r, 0, 4);
+        break;
     case 3: p.window_left = (int)mkref_rng_range(r, 0, 4); break;
-    case 4: p.causal = 1; p.softcap = 4.0f; p.scale = 2.0f / sqrtf((float)D); break;
+    case 4:
+        p.causal = 1;
+        p.softcap = 4.0f;
+        p.scale = 2.0f / sqrtf((float)D);
+        break;
     default: break;
     }
     return p;
@@ -120,14 +133,18 @@ static void test_prefill(void) {
                     int l1 = (int)mkref_rng_range(&r, 2, 12), l2 = (int)mkref_rng_range(&r, 2, 10);
                     int32_t lq[4] = {n, (int)mkref_rng_range(&r, 1, l1 - 1), l2, 0};
                     int32_t lk[4] = {n, l1, (int)mkref_rng_range(&r, 1, l2 - 1), 0};
-                    if (ncase % 3 == 1) lq[3] = 3;      /* queries but no key */
-                    else if (ncase % 3 == 2) lk[3] = 5; /* keys but no query  */
+                    if (ncase % 3 == 1)
+                        lq[3] = 3; /* queries but no key */
+                    else if (ncase % 3 == 2)
+                        lk[3] = 5; /* keys but no query  */
                     int rot = (int)mkref_rng_range(&r, 0, 3);
-                    for (int b = 0; b < 4; b++) sq[b] = lq[(b + rot) % 4], sk[b] = lk[(b + rot) % 4];
+                    for (int b = 0; b < 4; b++)
+                        sq[b] = lq[(b + rot) % 4], sk[b] = lk[(b + rot) % 4];
                 }
                 mk_attn_params p = mode_params(mode == 5 ? 1 : mode, D, &r);
                 int32_t cu_q[5] = {0}, cu_k[5] = {0};
-                for (int b = 0; b < B; b++) cu_q[b + 1] = cu_q[b] + sq[b], cu_k[b + 1] = cu_k[b] + sk[b];
+                for (int b = 0; b < B; b++)
+                    cu_q[b + 1] = cu_q[b] + sq[b], cu_k[b + 1] = cu_k[b] + sk[b];
                 size_t T = (size_t)cu_q[B], Tk = (size_t)cu_k[B];
                 size_t nq = T * Hq * D, nk = Tk * Hkv * D;
                 float *q = xmalloc(nq * 4), *k = xmalloc(nk * 4), *v = xmalloc(nk * 4);
@@ -145,14 +162,17 @@ static void test_prefill(void) {
                 ref_ld(q, k, v, cu_q, cu_k, B, Hq, Hkv, D, &p, ref, ref_lse, empty);
 
                 char what[160];
-                snprintf(what, sizeof what,
-                         "prefill D=%d Hq=%d Hkv=%d causal=%d window=%d softcap=%g scale=%g lens q/k "
-                         "%d/%d %d/%d %d/%d %d/%d", D, Hq, Hkv, p.causal, p.window_left,
-                         (double)p.softcap, (double)p.scale, sq[0], sk[0], sq[1], sk[1],
-                         B > 2 ? sq[2] : 0, B > 2 ? sk[2] : 0, B > 3 ? sq[3] : 0, B > 3 ? sk[3] : 0);
+                snprintf(
+                    what, sizeof what,
+                    "prefill D=%d Hq=%d Hkv=%d causal=%d window=%d softcap=%g scale=%g lens q/k "
+                    "%d/%d %d/%d %d/%d %d/%d",
+                    D, Hq, Hkv, p.causal, p.window_left, (double)p.softcap, (double)p.scale, sq[0],
+                    sk[0], sq[1], sk[1], B > 2 ? sq[2] : 0, B > 2 ? sk[2] : 0, B > 3 ? sq[3] : 0,
+                    B > 3 ? sk[3] : 0);
                 mkt_compare(what, out, ref, nq, F32_TOL, 0);
                 mkt_compare(what, lse, ref_lse, T * Hq, F32_TOL, 0);
-                MKT_CHECK(memcmp(out, out2, nq * 4) == 0, "%s: output differs with lse = NULL", what);
+                MKT_CHECK(memcmp(out, out2, nq * 4) == 0, "%s: output differs with lse = NULL",
+                          what);
                 int bad = 0;
                 for (size_t t = 0; t < T; t++) {
                     if (!empty[t]) continue;
@@ -165,12 +185,15 @@ static void test_prefill(void) {
                         }
                     }
                 }
-                MKT_CHECK(bad == 0, "%s: %d values of rows that see no key are not out +0 / lse -inf",
-                          what, bad);
-                free(q), free(k), free(v), free(out), free(out2), free(ref), free(lse), free(ref_lse);
+                MKT_CHECK(bad == 0,
+                          "%s: %d values of rows that see no key are not out +0 / lse -inf", what,
+                          bad);
+                free(q), free(k), free(v), free(out), free(out2), free(ref), free(lse),
+                    free(ref_lse);
                 free(empty);
             }
-    MKT_CHECK(empty_rows > 100, "the prefill cases contain only %ld rows that see no key", empty_rows);
+    MKT_CHECK(empty_rows > 100, "the prefill cases contain only %ld rows that see no key",
+              empty_rows);
 }
 
 /* ------------------------------------------------------------ paged caches */
@@ -286,8 +309,10 @@ static void prefill_last_rows(const scenario *s, const float *k, const float *v,
     pc.causal = 1;
     mkref_attention_prefill(s->q, k, v, s->cu, s->cu, s->B, s->Hq, s->Hkv, s->D, &pc, out, NULL);
     for (int b = 0; b < s->B; b++) {
-        if (s->lens[b] > 0) memcpy(last + b * row, out + (s->cu[b + 1] - 1) * row, row * 4);
-        else memset(last + b * row, 0, row * 4);
+        if (s->lens[b] > 0)
+            memcpy(last + b * row, out + (s->cu[b + 1] - 1) * row, row * 4);
+        else
+            memset(last + b * row, 0, row * 4);
     }
     free(out);
 }
@@ -323,16 +348,19 @@ static void test_decode_f32(void) {
                 float *o1 = xmalloc(n * 4), *o2 = xmalloc(n * 4), *o3 = xmalloc(n * 4),
                       *last = xmalloc(n * 4);
                 poison(o1, n), poison(o2, n), poison(o3, n);
-                mkref_attention_decode(s.qd, &contig.c, contig.bt, contig.max_blocks, s.lens, s.B, Hq,
-                                       &p, o1);
-                mkref_attention_decode(s.qd, &shuf.c, shuf.bt, shuf.max_blocks, s.lens, s.B, Hq, &p, o2);
+                mkref_attention_decode(s.qd, &contig.c, contig.bt, contig.max_blocks, s.lens, s.B,
+                                       Hq, &p, o1);
+                mkref_attention_decode(s.qd, &shuf.c, shuf.bt, shuf.max_blocks, s.lens, s.B, Hq, &p,
+                                       o2);
                 mk_attn_params pc = p;
                 pc.causal = 1;
-                mkref_attention_decode(s.qd, &shuf.c, shuf.bt, shuf.max_blocks, s.lens, s.B, Hq, &pc, o3);
+                mkref_attention_decode(s.qd, &shuf.c, shuf.bt, shuf.max_blocks, s.lens, s.B, Hq,
+                                       &pc, o3);
                 prefill_last_rows(&s, s.k, s.v, &p, last);
                 char what[128];
-                snprintf(what, sizeof what, "decode f32 bs=%d Hq=%d Hkv=%d D=%d window=%d softcap=%g",
-                         bs, Hq, Hkv, D, p.window_left, (double)p.softcap);
+                snprintf(what, sizeof what,
+                         "decode f32 bs=%d Hq=%d Hkv=%d D=%d window=%d softcap=%g", bs, Hq, Hkv, D,
+                         p.window_left, (double)p.softcap);
                 mkt_compare(what, o1, last, n, F32_TOL, 0);
                 MKT_CHECK(memcmp(o1, o2, n * 4) == 0, "%s: shuffled blocks change the bits", what);
                 MKT_CHECK(memcmp(o2, o3, n * 4) == 0, "%s: causal flag changes decode", what);
@@ -381,16 +409,20 @@ static void check_quantized_rows(const paged *pg, const scenario *s, const char 
                         /* I8: |x/s - q| <= 1/2; FP8 (3 mantissa bits): <= |x/s|/16, or half the
                            smallest subnormal 2^-10. Slack for the float division and product. */
                         double e = fabs((double)x[d] - (double)deq);
-                        double bound = t == MK_I8 ? 0.5 * sc : fmax(fabs(x[d]) / 16.0, 0x1p-10 * sc);
+                        double bound =
+                            t == MK_I8 ? 0.5 * sc : fmax(fabs(x[d]) / 16.0, 0x1p-10 * sc);
                         if (e > bound * (1 + 1e-5) + 1e-6 * amax) bad_bound++;
                     }
                 }
         }
     MKT_CHECK(rows > 0 && bad_scale == 0, "%s: %ld of %ld scales are not amax/%s", what, bad_scale,
               rows, t == MK_I8 ? "127" : "448");
-    MKT_CHECK(bad_code == 0, "%s: %ld codes differ from the rule q = cvt(x / scale)", what, bad_code);
-    MKT_CHECK(bad_value == 0, "%s: %ld mkref_kv_value results are not scale * code", what, bad_value);
-    MKT_CHECK(bad_bound == 0, "%s: %ld elements exceed the quantization error bound", what, bad_bound);
+    MKT_CHECK(bad_code == 0, "%s: %ld codes differ from the rule q = cvt(x / scale)", what,
+              bad_code);
+    MKT_CHECK(bad_value == 0, "%s: %ld mkref_kv_value results are not scale * code", what,
+              bad_value);
+    MKT_CHECK(bad_bound == 0, "%s: %ld elements exceed the quantization error bound", what,
+              bad_bound);
     MKT_CHECK(bad_peak == 0, "%s: %ld amax elements do not get the largest code", what, bad_peak);
 }
 
@@ -407,8 +439,10 @@ static void dequantize_cache(const paged *pg, const scenario *s, float *k, float
                     int64_t r = slot * Hkv + h;
                     size_t dst = ((size_t)(s->cu[b] + i) * Hkv + h) * D + d;
                     const uint8_t *kc = pg->c.k, *vc = pg->c.v;
-                    float ck = t == MK_I8 ? (float)(int8_t)kc[r * D + d] : mkref_fp8_to_f32(kc[r * D + d]);
-                    float cv = t == MK_I8 ? (float)(int8_t)vc[r * D + d] : mkref_fp8_to_f32(vc[r * D + d]);
+                    float ck =
+                        t == MK_I8 ? (float)(int8_t)kc[r * D + d] : mkref_fp8_to_f32(kc[r * D + d]);
+                    float cv =
+                        t == MK_I8 ? (float)(int8_t)vc[r * D + d] : mkref_fp8_to_f32(vc[r * D + d]);
                     k[dst] = pg->c.k_scale[r] * ck;
                     v[dst] = pg->c.v_scale[r] * cv;
                 }
@@ -486,9 +520,10 @@ static void test_cache_dtypes(void) {
                 float *o1 = xmalloc(n * 4), *o2 = xmalloc(n * 4), *want = xmalloc(n * 4);
                 float *kk = xmalloc(nk * 4), *vv = xmalloc(nk * 4);
                 poison(o1, n), poison(o2, n);
-                mkref_attention_decode(s.qd, &contig.c, contig.bt, contig.max_blocks, s.lens, s.B, Hq,
-                                       &p, o1);
-                mkref_attention_decode(s.qd, &shuf.c, shuf.bt, shuf.max_blocks, s.lens, s.B, Hq, &p, o2);
+                mkref_attention_decode(s.qd, &contig.c, contig.bt, contig.max_blocks, s.lens, s.B,
+                                       Hq, &p, o1);
+                mkref_attention_decode(s.qd, &shuf.c, shuf.bt, shuf.max_blocks, s.lens, s.B, Hq, &p,
+                                       o2);
                 char what[128];
                 snprintf(what, sizeof what, "decode %s cache bs=%d Hq=%d Hkv=%d D=%d window=%d",
                          dname(t), bs, Hq, Hkv, D, p.window_left);
@@ -548,11 +583,13 @@ static void snap_free(snapshot *sn) { free(sn->k), free(sn->v), free(sn->ks), fr
    with the snapshot at index `from`. */
 static int same_units(const mkref_kv_cache *c, const snapshot *sn, size_t at, size_t from,
                       size_t data_unit, size_t scale_unit) {
-    int ok = memcmp((const uint8_t *)c->k + at * data_unit, sn->k + from * data_unit, data_unit) == 0 &&
-             memcmp((const uint8_t *)c->v + at * data_unit, sn->v + from * data_unit, data_unit) == 0;
+    int ok =
+        memcmp((const uint8_t *)c->k + at * data_unit, sn->k + from * data_unit, data_unit) == 0 &&
+        memcmp((const uint8_t *)c->v + at * data_unit, sn->v + from * data_unit, data_unit) == 0;
     if (c->k_scale)
-        ok = ok && memcmp((const uint8_t *)c->k_scale + at * scale_unit, sn->ks + from * scale_unit,
-                          scale_unit) == 0 &&
+        ok = ok &&
+             memcmp((const uint8_t *)c->k_scale + at * scale_unit, sn->ks + from * scale_unit,
+                    scale_unit) == 0 &&
              memcmp((const uint8_t *)c->v_scale + at * scale_unit, sn->vs + from * scale_unit,
                     scale_unit) == 0;
     return ok;
@@ -572,7 +609,8 @@ static void test_append_copy(void) {
         size_t data_bytes = NS * slot_data, scale_bytes = NS * slot_scale;
         c.k = xmalloc(data_bytes), c.v = xmalloc(data_bytes);
         for (size_t i = 0; i < data_bytes; i++)
-            ((uint8_t *)c.k)[i] = (uint8_t)mkref_rng_u64(&r), ((uint8_t *)c.v)[i] = (uint8_t)mkref_rng_u64(&r);
+            ((uint8_t *)c.k)[i] = (uint8_t)mkref_rng_u64(&r),
+                      ((uint8_t *)c.v)[i] = (uint8_t)mkref_rng_u64(&r);
         if (quant) {
             c.k_scale = xmalloc(scale_bytes), c.v_scale = xmalloc(scale_bytes);
             mkt_fill_normal(&r, c.k_scale, (size_t)NS * Hkv, 1.0f, 1.0f);
@@ -601,13 +639,15 @@ static void test_append_copy(void) {
         mkref_kv_append(&c, k, v, slots, T);
         int untouched_bad = 0, written_bad = 0;
         for (int sl = 0; sl < NS; sl++)
-            if (!written[sl] && !same_units(&c, &before, (size_t)sl, (size_t)sl, slot_data, slot_scale))
+            if (!written[sl] &&
+                !same_units(&c, &before, (size_t)sl, (size_t)sl, slot_data, slot_scale))
                 untouched_bad++;
         for (int i = 0; i < T; i++) {
             if (slots[i] < 0) continue;
             for (int which = 0; which < 2; which++) {
                 const float *x = (which ? v : k) + i * row;
-                const uint8_t *got = (const uint8_t *)(which ? c.v : c.k) + (size_t)slots[i] * slot_data;
+                const uint8_t *got =
+                    (const uint8_t *)(which ? c.v : c.k) + (size_t)slots[i] * slot_data;
                 uint8_t want[80 * 2 * 4];
                 if (quant) {
                     for (int h = 0; h < Hkv; h++) {
@@ -624,8 +664,8 @@ static void test_append_copy(void) {
         }
         MKT_CHECK(untouched_bad == 0, "append %s: %d slots not in slot_mapping changed", dname(t),
                   untouched_bad);
-        MKT_CHECK(written_bad == 0, "append %s: %d written rows differ from the stored input", dname(t),
-                  written_bad);
+        MKT_CHECK(written_bad == 0, "append %s: %d written rows differ from the stored input",
+                  dname(t), written_bad);
 
         /* copy_blocks: every dst distinct, no dst is a src. */
         snapshot mid;
@@ -635,13 +675,15 @@ static void test_append_copy(void) {
         int copy_bad = 0, other_bad = 0;
         size_t bdata = BS * slot_data, bscale = BS * slot_scale;
         for (int p = 0; p < 3; p++)
-            copy_bad += !same_units(&c, &mid, (size_t)pairs[p][1], (size_t)pairs[p][0], bdata, bscale);
+            copy_bad +=
+                !same_units(&c, &mid, (size_t)pairs[p][1], (size_t)pairs[p][0], bdata, bscale);
         for (int b = 0; b < NB; b++)
-            if (b != 6 && b != 0 && b != 7) other_bad += !same_units(&c, &mid, (size_t)b, (size_t)b, bdata, bscale);
+            if (b != 6 && b != 0 && b != 7)
+                other_bad += !same_units(&c, &mid, (size_t)b, (size_t)b, bdata, bscale);
         MKT_CHECK(copy_bad == 0, "copy_blocks %s: %d destination blocks differ from their source",
                   dname(t), copy_bad);
-        MKT_CHECK(other_bad == 0, "copy_blocks %s: %d blocks that are no destination changed", dname(t),
-                  other_bad);
+        MKT_CHECK(other_bad == 0, "copy_blocks %s: %d blocks that are no destination changed",
+                  dname(t), other_bad);
         snap_free(&before), snap_free(&mid);
         free(k), free(v), free(c.k), free(c.v), free(c.k_scale), free(c.v_scale);
     }
