@@ -226,6 +226,10 @@ mk_status mk__apply_env_overrides(mk_context *ctx) {
         mk_op op;
         if (mk_op_from_name(item, &op) != MK_OK)
             return mk__fail(MK_ERR_INVALID_ARGUMENT, "MEDKERN_KERNELS: unknown op \"%s\"", item);
+        const char *dot = strchr(eq + 1, '.');
+        if (!dot || dot == eq + 1 || !dot[1]) /* "add=" or "add=scalar" would pass as a missing backend */
+            return mk__fail(MK_ERR_INVALID_ARGUMENT, "MEDKERN_KERNELS: \"%s=%s\" is not op=backend.variant",
+                            item, eq + 1);
         const mk_kernel *k = mk_find_kernel(op, eq + 1);
         if (!k && mk_backend_compiled(eq + 1))
             return mk__fail(MK_ERR_INVALID_ARGUMENT, "MEDKERN_KERNELS: no %s variant named \"%s\"", item, eq + 1);
