@@ -1,0 +1,99 @@
+/*
+ * The CUDA kernels' host-callable launchers (extern "C"), one group per .cu file.
+ * The runtime's CUDA backend (runtime/backends/cuda) is their only caller.
+ *
+ * Conventions
+ *  - Pointers are device pointers to a tensor's first element (buffer base + byte offset);
+ *    strides and row strides are in elements.
+ *  - dtype arguments are mk_dtype values. The runtime has validated every argument
+ *    (shapes, dtypes, strides, extents, index values) before a launcher is called;
+ *    launchers check nothing on the host. The KV kernels still skip a slot or block
+ *    index that is out of range (one compare per row: a guard, never a behaviour).
+ *  - Every launcher enqueues its work on `stream` and returns the launch status
+ *    (cudaGetLastError() after the launch); errors during execution surface at the next
+ *    synchronisation.
+ *  - Arithmetic is f32; loads and stores of F16/BF16/FP8/I8 round exactly as the
+ *    reference (reference/convert.c) does, bit for bit (kernels/cuda/dtype_io.cuh).
+ */
+#ifndef MEDKERN_KERNELS_CUDA_H
+#define MEDKERN_KERNELS_CUDA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cuda_runtime_api.h>
+
+#include "medkern/medkern.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- kernel_image.cu: is there machine code (or PTX the driver can JIT) for the current
+   device in this build? cudaSuccess, or cudaErrorNoKernelImageForDevice /
+   cudaErrorInvalidDeviceFunction when MEDKERN_CUDA_ARCHS left the device out. */
+cudaError_t mkc_kernel_image_check(void);
+
+/* ---- elementwise.cu: out = f(a, b) row by row.
+   a, b, out [rows][n] with row strides a_rs, b_rs, out_rs (last dim stride 1); out may
+   be the very same view as a or b. F32/F16/BF16. */
+typedef enum {
+    MKC_SILU_MUL = 0,   /* silu(a) * b                      */
+    MKC_GELU_ERF_MUL,   /* gelu(a) * b, exact (erf) form    */
+    MKC_GELU_TANH_MUL,  /* gelu(a) * b, tanh approximation  */
+    MKC_ADD             /* a + b                            */
+} mkc_binary_op;
+
+cudaError_t mkc_binary(mkc_binary_op op, mk_dtype t, const void *a, int64_t a_rs, const void *b,
+                       int64_t b_rs, void *out, int64_t out_rs, int64_t rows, int64_t n,
+                       cudaStream_t stream);
+
+/* ---- rmsnorm.cu / layernorm.cu: one thread block per row, f32 accumulation.
+   x [rows][n] with row stride x_rs; w, b [n] (b may be NULL); y [rows][n] contiguous,
+   may be the very same view as x. */
+cudaError_t mkc_rmsnorm(mk_dtype t, const void *x, int64_t x_rs, const void *w, void *y,
+                        int64_t rows, int n, float eps, int plus_one, cudaStream_t stream);
+cudaError_t mkc_layernorm(mk_dtype t, const void *x, int64_t x_rs, const void *w, const void *b,
+                          void *y, int64_t rows, int n, float eps, cudaStream_t stream);
+
+/* ---- rope.cu: in place on x [T][H][D] (strides stride_t, stride_h; last dim 1),
+   positions [T]; inv_freq [rotary_dim/2] doubles on the device (mkref_rope_inv_freq,
+   scaling already applied). Angles in double, reduced to [-pi, pi], then f32 sin/cos. */
+#define MKC_ROPE_MAX_ROTARY_DIM 8192
+cudaError_t mkc_rope(mk_dtype t, void *x, int64_t T, int H, int D, int64_t stride_t,
+                     int64_t stride_h, const int32_t *positions, const double *inv_freq,
+                     int rotary_dim, int interleaved, cudaStream_t stream);
+
+/* ---- kv_append.cu / kv_copy_blocks.cu: one layer's paged pool, K and V each
+   [num_blocks][block_size][Hkv][D] in `dtype`; k_scale, v_scale [slots][Hkv] f32 for I8
+   and FP8 caches (NULL otherwise). */
+typedef struct {
+    mk_dtype dtype;        /* F32, F16, BF16, I8, FP8_E4M3 */
+    void *k, *v;
+    float *k_scale, *v_scale;
+    int64_t num_blocks;
+    int block_size;
+    int num_kv_heads;
+    int head_dim;          /* <= 256 */
+} mkc_kv_pool;
+
+/* k, v [T][Hkv][D] of in_t (F32/F16/BF16) with strides (k_st, k_sh), (v_st, v_sh);
+   slots [T]: -1 or out of range = skip. I8/FP8 quantize per (slot, head) exactly as
+   reference/kv_cache.c. */
+cudaError_t mkc_kv_append(mk_dtype in_t, const void *k, int64_t k_st, int64_t k_sh, const void *v,
+                          int64_t v_st, int64_t v_sh, const int32_t *slots, int64_t T,
+                          const mkc_kv_pool *pool, cudaStream_t stream);
+/* pairs [n][2] (src block, dst block); pairs naming a block out of range are skipped. */
+cudaError_t mkc_kv_copy_blocks(const int32_t *pairs, int64_t n, const mkc_kv_pool *pool,
+                               cudaStream_t stream);
+
+/* ---- gemm_bias.cu: y [M][N] (contiguous) = bias [N] broadcast over rows, raw element
+   copies of elem_bytes (2 or 4) — the GEMM then accumulates onto it with beta = 1, so
+   the output is rounded once. */
+cudaError_t mkc_gemm_bias_fill(size_t elem_bytes, const void *bias, void *y, int64_t M, int64_t N,
+                               cudaStream_t stream);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

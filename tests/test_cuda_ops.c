@@ -1,0 +1,766 @@
+/*
+ * The CUDA backend against the reference, on every CUDA device (none: SKIP):
+ *  1. silu_mul, gelu_mul (erf, tanh), add, rmsnorm (plain, 1 + w), layernorm (with and
+ *     without b), rope (both styles, partial rotary_dim, linear and Llama 3 scaling,
+ *     positions up to 100k) and gemm (bias or not, strided x and w) on odd shapes in
+ *     F32/F16/BF16: reference on the host from the same rounded inputs, outputs
+ *     poisoned, guard bytes after every buffer and the gaps of strided views checked,
+ *     tolerances from mkt_tol; in-place forms where the API allows them;
+ *  2. kv_append bit for bit against the reference cache for all five cache dtypes and
+ *     three input dtypes (padding slots, overwrites, an all-zero and an underflowing
+ *     vector, strided inputs), and copy_blocks likewise;
+ *  3. the conversions themselves, through kv_append: every F16 and BF16 code, random
+ *     F32 bit patterns (NaN payloads, subnormals, ties) into F16/BF16 caches, and FP8 /
+ *     I8 encodings with the vector's amax pinned so that the scale is exactly 1;
+ *  4. determinism (a second run gives the same bits), the variant that ran is a CUDA
+ *     one, device info, buffers, events, and the qweight hooks round-trip exactly.
+ *
+ * `--backend ref` runs the same checks on the reference backend (a dry run of the test
+ * itself on a machine without a GPU).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mktest.h"
+
+static const char *backend = "cuda";
+static mk_context *ctx;
+static uint64_t salt_counter;
+
+static const mk_dtype float_types[] = {MK_F32, MK_F16, MK_BF16};
+
+/* ------------------------------------------------------------ host helpers */
+
+static void *xmalloc(size_t n) {
+    void *p = malloc(n ? n : 1);
+    if (!p) {
+        fprintf(stderr, "out of host memory\n");
+        exit(2);
+    }
+    return p;
+}
+
+static float *floats(size_t n) { return xmalloc(n * sizeof(float)); }
+
+static float *random_input(mk_dtype t, size_t n, float std, float outlier) {
+    mkref_rng r;
+    mkt_rng(&r, ++salt_counter);
+    float *x = floats(n);
+    mkt_fill_normal(&r, x, n, std, outlier);
+    mkt_round(t, x, n);
+    return x;
+}
+
+static size_t shape_numel(int ndim, const int64_t *shape) {
+    size_t n = 1;
+    for (int d = 0; d < ndim; d++) n *= (size_t)shape[d];
+    return n;
+}
+
+/* Elements spanned by a view: 1 + sum (shape - 1) * stride. */
+static size_t view_extent(int ndim, const int64_t *shape, const int64_t *stride) {
+    size_t e = 1;
+    for (int d = 0; d < ndim; d++) e += (size_t)(shape[d] - 1) * (size_t)stride[d];
+    return e;
+}
+
+/* Element offset of the i-th element (row-major over shape) of a view. */
+static size_t view_offset(int ndim, const int64_t *shape, const int64_t *stride, size_t i) {
+    size_t off = 0;
+    for (int d = ndim - 1; d >= 0; d--) {
+        off += (i % (size_t)shape[d]) * (size_t)stride[d];
+        i /= (size_t)shape[d];
+    }
+    return off;
+}
+
+/* x (row-major over shape) into a new guarded buffer laid out with `stride`; the gaps
+   between the view's elements hold 0xFF bytes (NaN in every float type), so a kernel
+   that reads them poisons its output and one that writes them is caught. */
+static mk_tensor upload_view(mk_dtype t, int ndim, const int64_t *shape, const int64_t *stride,
+                             const float *x) {
+    const size_t ext = view_extent(ndim, shape, stride), es = mk_dtype_size(t), n = shape_numel(ndim, shape);
+    uint8_t *host = xmalloc(ext * es);
+    memset(host, 0xFF, ext * es);
+    for (size_t i = 0; i < n; i++) mkref_store(t, host, (int64_t)view_offset(ndim, shape, stride, i), x[i]);
+    mk_buffer *b = mkt_buffer(ctx, ext * es);
+    MKT_OK(mk_buffer_write(b, 0, host, ext * es));
+    free(host);
+    mk_tensor v;
+    memset(&v, 0, sizeof v);
+    v.buf = b;
+    v.dtype = t;
+    v.ndim = ndim;
+    for (int d = 0; d < ndim; d++) v.shape[d] = shape[d], v.stride[d] = stride[d];
+    return v;
+}
+
+/* Reads a view (offset 0) back as floats; checks that its gaps still hold 0xFF bytes and
+   that the guard bytes after the buffer are intact. */
+static void download_view(const mk_tensor *v, float *x, const char *what) {
+    const size_t ext = view_extent(v->ndim, v->shape, v->stride), es = mk_dtype_size(v->dtype);
+    const size_t n = shape_numel(v->ndim, v->shape);
+    uint8_t *host = xmalloc(ext * es), *in_view = xmalloc(ext);
+    memset(in_view, 0, ext);
+    if (mk_buffer_read(v->buf, 0, host, ext * es) != MK_OK) {
+        mkt_fail_at(__FILE__, __LINE__, "%s: read back failed: %s", what, mk_last_error());
+        memset(host, 0xFF, ext * es);
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t off = view_offset(v->ndim, v->shape, v->stride, i);
+        x[i] = mkref_load(v->dtype, host, (int64_t)off);
+        in_view[off] = 1;
+    }
+    mkt_checks++;
+    for (size_t off = 0; off < ext; off++) {
+        if (in_view[off]) continue;
+        for (size_t j = 0; j < es; j++)
+            if (host[off * es + j] != 0xFF) {
+                mkt_fail_at(__FILE__, __LINE__, "%s: element %zu in a gap of the view was overwritten",
+                            what, off);
+                off = ext;
+                break;
+            }
+    }
+    mkt_guard_ok(v->buf, ext * es, what);
+    free(host);
+    free(in_view);
+}
+
+/* The variant that ran op must be one of the backend under test. */
+static void check_variant(mk_op op, const char *what) {
+    const char *k = mk_last_kernel(ctx, op);
+    size_t len = strlen(backend);
+    MKT_CHECK(k && strncmp(k, backend, len) == 0 && k[len] == '.', "%s: ran variant %s, not a %s one",
+              what, k ? k : "(none)", backend);
+}
+
+static void same_bits(const float *a, const float *b, size_t n, const char *what) {
+    MKT_CHECK(memcmp(a, b, n * sizeof(float)) == 0, "%s: a second run gave different bits", what);
+}
+
+/* ------------------------------------------------------------ elementwise */
+
+static const char *op_label(mk_op op, int approximate) {
+    if (op == MK_OP_SILU_MUL) return "silu_mul";
+    if (op == MK_OP_GELU_MUL) return approximate ? "gelu_mul(tanh)" : "gelu_mul(erf)";
+    return "add";
+}
+
+static mk_status call_binary(mk_op op, int approximate, const mk_tensor *a, const mk_tensor *b,
+                             const mk_tensor *out) {
+    if (op == MK_OP_SILU_MUL) return mk_silu_mul(ctx, a, b, out);
+    if (op == MK_OP_GELU_MUL) return mk_gelu_mul(ctx, a, b, approximate, out);
+    return mk_add(ctx, a, b, out);
+}
+
+/* shape [d0][d1][n] trimmed to ndim; a and b rows padded by pad_a / pad_b elements;
+   alias: out is a itself (pad_a must be 0). */
+static void check_binary(mk_op op, int approximate, mk_dtype t, int ndim, int64_t d0, int64_t d1,
+                         int64_t n, int64_t pad_a, int64_t pad_b, int alias) {
+    int64_t full[3] = {d0, d1, n}, shape[3], sa[3], sb[3];
+    for (int d = 0; d < ndim; d++) shape[d] = full[3 - ndim + d];
+    sa[ndim - 1] = sb[ndim - 1] = 1;
+    for (int d = ndim - 2; d >= 0; d--) {
+        sa[d] = d == ndim - 2 ? n + pad_a : sa[d + 1] * shape[d + 1];
+        sb[d] = d == ndim - 2 ? n + pad_b : sb[d + 1] * shape[d + 1];
+    }
+    const size_t total = shape_numel(ndim, shape);
+    float *g = random_input(t, total, 2.0f, 4.0f), *u = random_input(t, total, 1.0f, 3.0f);
+    float *ref = floats(total), *out = floats(total), *again = floats(total);
+    if (op == MK_OP_SILU_MUL) mkref_silu_mul(g, u, (int64_t)total, ref);
+    else if (op == MK_OP_GELU_MUL) mkref_gelu_mul(g, u, (int64_t)total, approximate, ref);
+    else mkref_add(g, u, (int64_t)total, ref);
+    mkt_round(t, ref, total);
+
+    char what[160];
+    snprintf(what, sizeof what, "%s %s ndim=%d shape=[%lld,%lld,%lld] pad=%lld/%lld alias=%d",
+             op_label(op, approximate), mk_dtype_name(t), ndim, (long long)d0, (long long)d1,
+             (long long)n, (long long)pad_a, (long long)pad_b, alias);
+    mk_tensor a = upload_view(t, ndim, shape, sa, g), b = upload_view(t, ndim, shape, sb, u);
+    mk_tensor o = alias ? a : mkt_output(ctx, t, ndim, shape);
+    MKT_OK(call_binary(op, approximate, &a, &b, &o));
+    check_variant(op, what);
+    download_view(&o, out, what);
+    mkt_compare(what, out, ref, total, mkt_tol(t), 0);
+    if (!alias) {
+        mk_tensor o2 = mkt_output(ctx, t, ndim, shape);
+        MKT_OK(call_binary(op, approximate, &a, &b, &o2));
+        download_view(&o2, again, what);
+        same_bits(out, again, total, what);
+        mkt_free(&o2);
+        mkt_free(&o);
+    }
+    mkt_free(&a);
+    mkt_free(&b);
+    free(g), free(u), free(ref), free(out), free(again);
+}
+
+static void test_elementwise(void) {
+    const struct { mk_op op; int approx; } ops[] = {
+        {MK_OP_SILU_MUL, 0}, {MK_OP_GELU_MUL, 0}, {MK_OP_GELU_MUL, 1}, {MK_OP_ADD, 0}};
+    for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++)
+        for (size_t ti = 0; ti < 3; ti++) {
+            mk_dtype t = float_types[ti];
+            check_binary(ops[o].op, ops[o].approx, t, 1, 1, 1, 1, 0, 0, 0);
+            check_binary(ops[o].op, ops[o].approx, t, 1, 1, 1, 1000, 0, 0, 0);
+            check_binary(ops[o].op, ops[o].approx, t, 2, 1, 33, 7, 0, 0, 0);
+            check_binary(ops[o].op, ops[o].approx, t, 2, 1, 7, 4096, 0, 0, 0);   /* 16-byte path */
+            check_binary(ops[o].op, ops[o].approx, t, 3, 3, 5, 1000, 0, 0, 0);
+            check_binary(ops[o].op, ops[o].approx, t, 2, 1, 33, 256, 8, 3, 0);   /* strided rows */
+            check_binary(ops[o].op, ops[o].approx, t, 3, 2, 9, 64, 16, 16, 0);   /* aligned strides */
+            check_binary(ops[o].op, ops[o].approx, t, 2, 1, 17, 96, 0, 5, 1);    /* out = a */
+        }
+    /* a long flat stream (grid-stride loop) */
+    check_binary(MK_OP_SILU_MUL, 0, MK_F16, 2, 1, 1000, 11008, 0, 0, 0);
+}
+
+/* ------------------------------------------------------------ norms */
+
+static void check_norm(int layer, mk_dtype t, int64_t rows, int64_t n, int64_t pad, int plus_one,
+                       int with_b, int in_place) {
+    const size_t total = (size_t)(rows * n);
+    float *x = random_input(t, total, 2.0f, 10.0f);
+    float *w = random_input(t, (size_t)n, plus_one ? 0.2f : 1.0f, 1.0f);
+    float *b = random_input(t, (size_t)n, 0.5f, 1.0f);
+    float *ref = floats(total), *out = floats(total), *again = floats(total);
+    const float eps = layer ? 1e-5f : 1e-6f;
+    if (layer) mkref_layernorm(x, w, with_b ? b : NULL, rows, n, eps, ref);
+    else mkref_rmsnorm(x, w, rows, n, eps, plus_one, ref);
+    mkt_round(t, ref, total);
+
+    char what[160];
+    snprintf(what, sizeof what, "%s %s rows=%lld n=%lld pad=%lld plus_one=%d b=%d in_place=%d",
+             layer ? "layernorm" : "rmsnorm", mk_dtype_name(t), (long long)rows, (long long)n,
+             (long long)pad, plus_one, with_b, in_place);
+    const int64_t shape[2] = {rows, n}, stride[2] = {n + pad, 1}, wshape[1] = {n};
+    mk_tensor xt = upload_view(t, 2, shape, stride, x);
+    mk_tensor wt = mkt_upload(ctx, t, 1, wshape, w), bt = mkt_upload(ctx, t, 1, wshape, b);
+    mk_tensor yt = in_place ? xt : mkt_output(ctx, t, 2, shape);
+    const mk_op op = layer ? MK_OP_LAYERNORM : MK_OP_RMSNORM;
+    if (layer) MKT_OK(mk_layernorm(ctx, &xt, &wt, with_b ? &bt : NULL, eps, &yt));
+    else MKT_OK(mk_rmsnorm(ctx, &xt, &wt, eps, plus_one, &yt));
+    check_variant(op, what);
+    download_view(&yt, out, what);
+    mkt_compare(what, out, ref, total, mkt_tol(t), 0);
+    if (!in_place) {
+        mk_tensor y2 = mkt_output(ctx, t, 2, shape);
+        if (layer) MKT_OK(mk_layernorm(ctx, &xt, &wt, with_b ? &bt : NULL, eps, &y2));
+        else MKT_OK(mk_rmsnorm(ctx, &xt, &wt, eps, plus_one, &y2));
+        download_view(&y2, again, what);
+        same_bits(out, again, total, what);
+        mkt_free(&y2);
+        mkt_free(&yt);
+    }
+    mkt_free(&xt), mkt_free(&wt), mkt_free(&bt);
+    free(x), free(w), free(b), free(ref), free(out), free(again);
+}
+
+static void test_norms(void) {
+    for (size_t ti = 0; ti < 3; ti++) {
+        mk_dtype t = float_types[ti];
+        for (int layer = 0; layer < 2; layer++) {
+            const int extra = layer ? 1 : 0; /* with_b for layernorm, plus_one for rmsnorm */
+            check_norm(layer, t, 1, 1, 0, !layer && extra, layer && extra, 0);
+            check_norm(layer, t, 7, 33, 0, 0, 0, 0);
+            check_norm(layer, t, 33, 1000, 0, !layer, layer, 0);
+            check_norm(layer, t, 5, 4096, 0, 0, layer, 0);
+            check_norm(layer, t, 2, 10240, 0, 0, layer, 0);      /* the longest cached row */
+            check_norm(layer, t, 3, 13000, 0, !layer, layer, 0); /* row too long for the smem cache */
+            check_norm(layer, t, 9, 96, 13, 0, 0, 0);            /* strided rows */
+            check_norm(layer, t, 17, 2048, 0, !layer, layer, 1); /* y = x */
+        }
+    }
+}
+
+/* ------------------------------------------------------------ rope */
+
+static void check_rope(mk_dtype t, int64_t T, int H, int D, int rotary_dim, mk_rope_style style,
+                       mk_rope_scaling scaling, int32_t max_pos, int pad_h, int pad_t) {
+    const size_t total = (size_t)T * (size_t)H * (size_t)D;
+    float *x = random_input(t, total, 1.0f, 4.0f), *ref = floats(total), *out = floats(total);
+    float *again = floats(total);
+    int32_t *pos = xmalloc((size_t)T * sizeof(int32_t));
+    mkref_rng r;
+    mkt_rng(&r, ++salt_counter);
+    for (int64_t i = 0; i < T; i++) pos[i] = (int32_t)mkref_rng_range(&r, 0, max_pos);
+    pos[0] = max_pos;
+    if (T > 1) pos[T - 1] = 0;
+    mk_rope_params p;
+    memset(&p, 0, sizeof p);
+    p.style = style;
+    p.theta = scaling == MK_ROPE_SCALING_LLAMA3 ? 500000.0f : 10000.0f;
+    p.rotary_dim = rotary_dim;
+    p.scaling = scaling;
+    p.factor = scaling == MK_ROPE_SCALING_LINEAR ? 4.0f : 8.0f;
+    p.low_freq_factor = 1.0f;
+    p.high_freq_factor = 4.0f;
+    p.original_max_position = 8192;
+    memcpy(ref, x, total * sizeof(float));
+    mkref_rope(ref, pos, T, H, D, &p);
+    mkt_round(t, ref, total);
+
+    char what[192];
+    snprintf(what, sizeof what, "rope %s T=%lld H=%d D=%d rot=%d %s scaling=%d max_pos=%d pad=%d/%d",
+             mk_dtype_name(t), (long long)T, H, D, rotary_dim, style ? "interleaved" : "half",
+             (int)scaling, (int)max_pos, pad_h, pad_t);
+    const int64_t shape[3] = {T, H, D};
+    const int64_t stride[3] = {(int64_t)H * (D + pad_h) + pad_t, D + pad_h, 1}, pshape[1] = {T};
+    mk_tensor pt = mkt_upload_i32(ctx, 1, pshape, pos);
+    mk_tensor xt = upload_view(t, 3, shape, stride, x);
+    MKT_OK(mk_rope(ctx, &xt, &pt, &p));
+    check_variant(MK_OP_ROPE, what);
+    download_view(&xt, out, what);
+    mkt_compare(what, out, ref, total, mkt_tol(t), 0);
+    mkt_free(&xt);
+    xt = upload_view(t, 3, shape, stride, x);
+    MKT_OK(mk_rope(ctx, &xt, &pt, &p));
+    download_view(&xt, again, what);
+    same_bits(out, again, total, what);
+    mkt_free(&xt), mkt_free(&pt);
+    free(x), free(ref), free(out), free(again), free(pos);
+}
+
+static void test_rope(void) {
+    for (size_t ti = 0; ti < 3; ti++) {
+        mk_dtype t = float_types[ti];
+        for (int style = 0; style < 2; style++) {
+            mk_rope_style s = (mk_rope_style)style;
+            check_rope(t, 1, 1, 64, 0, s, MK_ROPE_SCALING_NONE, 5, 0, 0);
+            check_rope(t, 7, 8, 128, 0, s, MK_ROPE_SCALING_NONE, 4096, 0, 0);
+            check_rope(t, 33, 4, 80, 0, s, MK_ROPE_SCALING_LINEAR, 100000, 0, 0);
+            check_rope(t, 33, 3, 96, 32, s, MK_ROPE_SCALING_NONE, 70000, 0, 0); /* partial */
+            check_rope(t, 100, 2, 256, 0, s, MK_ROPE_SCALING_LLAMA3, 131071, 0, 0);
+            check_rope(t, 9, 5, 64, 48, s, MK_ROPE_SCALING_LLAMA3, 100000, 8, 24); /* views */
+            check_rope(t, 1, 32, 128, 0, s, MK_ROPE_SCALING_NONE, 99999, 0, 0);   /* decode */
+        }
+    }
+    check_rope(MK_F16, 1000, 1, 64, 0, MK_ROPE_HALF, MK_ROPE_SCALING_NONE, 100000, 0, 0);
+}
+
+/* ------------------------------------------------------------ gemm */
+
+static void check_gemm(mk_dtype t, int64_t m, int64_t n, int64_t k, int with_bias, int64_t pad_x,
+                       int64_t pad_w) {
+    float *x = random_input(t, (size_t)(m * k), 1.0f, 8.0f);
+    float *w = random_input(t, (size_t)(n * k), (float)(1.0 / sqrt((double)k)), 1.0f);
+    float *b = random_input(t, (size_t)n, 1.0f, 1.0f);
+    float *ref = floats((size_t)(m * n)), *out = floats((size_t)(m * n)), *again = floats((size_t)(m * n));
+    mkref_gemm(x, w, with_bias ? b : NULL, m, n, k, ref);
+    mkt_round(t, ref, (size_t)(m * n));
+
+    char what[160];
+    snprintf(what, sizeof what, "gemm %s m=%lld n=%lld k=%lld bias=%d pad=%lld/%lld", mk_dtype_name(t),
+             (long long)m, (long long)n, (long long)k, with_bias, (long long)pad_x, (long long)pad_w);
+    const int64_t xs[2] = {m, k}, xst[2] = {k + pad_x, 1}, ws[2] = {n, k}, wst[2] = {k + pad_w, 1};
+    const int64_t ys[2] = {m, n}, bs[1] = {n};
+    mk_tensor xt = upload_view(t, 2, xs, xst, x), wt = upload_view(t, 2, ws, wst, w);
+    mk_tensor bt = mkt_upload(ctx, t, 1, bs, b), yt = mkt_output(ctx, t, 2, ys), y2 = mkt_output(ctx, t, 2, ys);
+    MKT_OK(mk_gemm(ctx, &xt, &wt, with_bias ? &bt : NULL, &yt));
+    check_variant(MK_OP_GEMM, what);
+    download_view(&yt, out, what);
+    mkt_compare(what, out, ref, (size_t)(m * n), mkt_tol(t), 0);
+    MKT_OK(mk_gemm(ctx, &xt, &wt, with_bias ? &bt : NULL, &y2));
+    download_view(&y2, again, what);
+    same_bits(out, again, (size_t)(m * n), what);
+    mkt_free(&xt), mkt_free(&wt), mkt_free(&bt), mkt_free(&yt), mkt_free(&y2);
+    free(x), free(w), free(b), free(ref), free(out), free(again);
+}
+
+static void test_gemm(void) {
+    for (size_t ti = 0; ti < 3; ti++) {
+        mk_dtype t = float_types[ti];
+        check_gemm(t, 1, 1, 1, 0, 0, 0);
+        check_gemm(t, 1, 1, 1, 1, 0, 0);
+        check_gemm(t, 1, 33, 64, 1, 0, 0);       /* decode-shaped GEMV */
+        check_gemm(t, 7, 33, 1000, 0, 0, 0);
+        check_gemm(t, 33, 1000, 96, 1, 0, 0);
+        check_gemm(t, 5, 256, 80, 1, 3, 8);      /* strided x and w */
+        check_gemm(t, 128, 256, 4096, 1, 0, 0);  /* a long reduction */
+        check_gemm(t, 1000, 64, 128, 0, 16, 0);
+    }
+}
+
+/* ------------------------------------------------------------ kv cache */
+
+static int kv_quantized(mk_dtype t) { return t == MK_I8 || t == MK_FP8_E4M3; }
+
+typedef struct {
+    mk_kv_cache *dev;
+    mkref_kv_cache host;
+    int64_t nslots;
+    size_t block_bytes, block_scales;
+} kv_pair;
+
+static kv_pair kv_new(mk_dtype ct, int64_t nb, int bs, int H, int D) {
+    kv_pair kv;
+    memset(&kv, 0, sizeof kv);
+    mk_kv_cache_desc desc = {nb, bs, H, D, ct};
+    MKT_OK(mk_kv_cache_create(ctx, &desc, &kv.dev));
+    kv.nslots = nb * bs;
+    kv.block_scales = (size_t)bs * (size_t)H;
+    kv.block_bytes = kv.block_scales * (size_t)D * mk_dtype_size(ct);
+    kv.host.desc = desc;
+    kv.host.k = xmalloc((size_t)nb * kv.block_bytes);
+    kv.host.v = xmalloc((size_t)nb * kv.block_bytes);
+    if (kv_quantized(ct)) {
+        kv.host.k_scale = (float *)xmalloc((size_t)nb * kv.block_scales * sizeof(float));
+        kv.host.v_scale = (float *)xmalloc((size_t)nb * kv.block_scales * sizeof(float));
+    }
+    return kv;
+}
+
+static void kv_free(kv_pair *kv) {
+    mk_kv_cache_destroy(kv->dev);
+    free(kv->host.k), free(kv->host.v), free(kv->host.k_scale), free(kv->host.v_scale);
+}
+
+static void first_difference(const void *a, const void *b, size_t bytes, const char *what, int64_t block) {
+    const uint8_t *x = a, *y = b;
+    for (size_t i = 0; i < bytes; i++)
+        if (x[i] != y[i]) {
+            mkt_fail_at(__FILE__, __LINE__, "%s: block %lld byte %zu is 0x%02x, reference 0x%02x", what,
+                        (long long)block, i, x[i], y[i]);
+            return;
+        }
+}
+
+/* Every block of the device cache equals the reference cache bit for bit. */
+static void kv_compare(const kv_pair *kv, const char *what) {
+    const int q = kv_quantized(kv->host.desc.dtype);
+    uint8_t *k = xmalloc(kv->block_bytes), *v = xmalloc(kv->block_bytes);
+    float *ks = floats(kv->block_scales), *vs = floats(kv->block_scales);
+    int ok = 1;
+    for (int64_t blk = 0; blk < kv->host.desc.num_blocks && ok; blk++) {
+        MKT_OK(mk_kv_cache_read_block(kv->dev, blk, k, v, q ? ks : NULL, q ? vs : NULL));
+        const uint8_t *hk = (const uint8_t *)kv->host.k + blk * kv->block_bytes;
+        const uint8_t *hv = (const uint8_t *)kv->host.v + blk * kv->block_bytes;
+        mkt_checks++;
+        if (memcmp(k, hk, kv->block_bytes)) ok = 0, first_difference(k, hk, kv->block_bytes, what, blk);
+        else if (memcmp(v, hv, kv->block_bytes)) ok = 0, first_difference(v, hv, kv->block_bytes, what, blk);
+        else if (q && memcmp(ks, kv->host.k_scale + blk * kv->block_scales, kv->block_scales * 4))
+            ok = 0, first_difference(ks, kv->host.k_scale + blk * kv->block_scales, kv->block_scales * 4, what, blk);
+        else if (q && memcmp(vs, kv->host.v_scale + blk * kv->block_scales, kv->block_scales * 4))
+            ok = 0, first_difference(vs, kv->host.v_scale + blk * kv->block_scales, kv->block_scales * 4, what, blk);
+    }
+    free(k), free(v), free(ks), free(vs);
+}
+
+/* Appends k, v [T][H][D] (rows padded by pad elements between tokens) on both caches. */
+static void kv_append_both(kv_pair *kv, mk_dtype it, const float *k, const float *v,
+                           const int32_t *slots, int64_t T, int pad) {
+    const int H = kv->host.desc.num_kv_heads, D = kv->host.desc.head_dim;
+    const int64_t shape[3] = {T, H, D}, stride[3] = {(int64_t)H * D + pad, D, 1}, sshape[1] = {T};
+    mk_tensor kt = upload_view(it, 3, shape, stride, k), vt = upload_view(it, 3, shape, stride, v);
+    mk_tensor st = mkt_upload_i32(ctx, 1, sshape, slots);
+    MKT_OK(mk_kv_cache_append(ctx, kv->dev, &kt, &vt, &st));
+    check_variant(MK_OP_KV_APPEND, "kv_append");
+    mkref_kv_append(&kv->host, k, v, slots, T);
+    mkt_free(&kt), mkt_free(&vt), mkt_free(&st);
+}
+
+static void check_kv(mk_dtype ct, mk_dtype it, int64_t nb, int bs, int H, int D, int pad) {
+    char what[160];
+    snprintf(what, sizeof what, "kv cache %s <- %s blocks=%lld block_size=%d H=%d D=%d pad=%d",
+             mk_dtype_name(ct), mk_dtype_name(it), (long long)nb, bs, H, D, pad);
+    kv_pair kv = kv_new(ct, nb, bs, H, D);
+    const size_t row = (size_t)H * (size_t)D;
+    mkref_rng r;
+    mkt_rng(&r, ++salt_counter);
+
+    /* 1. every slot once, in a random order (the pool starts out undefined) */
+    const int64_t T = kv.nslots;
+    int32_t *perm = xmalloc((size_t)T * sizeof(int32_t));
+    for (int64_t i = 0; i < T; i++) perm[i] = (int32_t)i;
+    for (int64_t i = T - 1; i > 0; i--) {
+        int64_t j = mkref_rng_range(&r, 0, i);
+        int32_t tmp = perm[i];
+        perm[i] = perm[j], perm[j] = tmp;
+    }
+    float *k = random_input(it, (size_t)T * row, 1.0f, 8.0f), *v = random_input(it, (size_t)T * row, 1.0f, 8.0f);
+    kv_append_both(&kv, it, k, v, perm, T, pad);
+    kv_compare(&kv, what);
+
+    /* 2. a batch with padding tokens, overwrites, an all-zero vector and (f32 inputs) a
+       vector whose scale underflows to 0 */
+    const int64_t T2 = T < 37 ? T : 37;
+    int32_t *slots = xmalloc((size_t)T2 * sizeof(int32_t));
+    for (int64_t i = 0; i < T2; i++) slots[i] = i % 5 == 3 ? -1 : perm[(i * 7) % T];
+    /* (i * 7) % T is distinct for distinct i < T2 when gcd(7, T) == 1; else dedupe */
+    for (int64_t i = 0; i < T2; i++)
+        for (int64_t j = 0; j < i; j++)
+            if (slots[i] >= 0 && slots[i] == slots[j]) slots[i] = -1;
+    float *k2 = random_input(it, (size_t)T2 * row, 1.0f, 8.0f), *v2 = random_input(it, (size_t)T2 * row, 2.0f, 1.0f);
+    if (T2 > 1)
+        for (int d = 0; d < D; d++) k2[row + (size_t)d] = 0.0f;
+    if (T2 > 2 && it == MK_F32)
+        for (int d = 0; d < D; d++) v2[2 * row + (size_t)d] = (d % 2 ? 1e-44f : -3e-45f) * (float)(1 + d % 3);
+    kv_append_both(&kv, it, k2, v2, slots, T2, pad);
+    kv_compare(&kv, what);
+
+    /* 3. copy_blocks: the first blocks onto the last ones */
+    if (nb >= 2) {
+        int64_t np = nb / 2 < 3 ? nb / 2 : 3;
+        int32_t pairs[6];
+        for (int64_t i = 0; i < np; i++) pairs[2 * i] = (int32_t)i, pairs[2 * i + 1] = (int32_t)(nb - 1 - i);
+        const int64_t pshape[2] = {np, 2};
+        mk_tensor pt = mkt_upload_i32(ctx, 2, pshape, pairs);
+        MKT_OK(mk_kv_cache_copy_blocks(ctx, kv.dev, &pt));
+        check_variant(MK_OP_KV_COPY_BLOCKS, what);
+        mkref_kv_copy_blocks(&kv.host, pairs, np);
+        kv_compare(&kv, what);
+        mkt_free(&pt);
+    }
+
+    /* 4. determinism: the same batch again gives the same bits */
+    kv_append_both(&kv, it, k2, v2, slots, T2, pad);
+    kv_compare(&kv, what);
+
+    free(perm), free(slots), free(k), free(v), free(k2), free(v2);
+    kv_free(&kv);
+}
+
+static void test_kv(void) {
+    const mk_dtype caches[] = {MK_F32, MK_F16, MK_BF16, MK_I8, MK_FP8_E4M3};
+    for (size_t c = 0; c < 5; c++)
+        for (size_t ti = 0; ti < 3; ti++) {
+            mk_dtype ct = caches[c], it = float_types[ti];
+            check_kv(ct, it, 5, 16, 4, 128, 0);
+            check_kv(ct, it, 9, 1, 1, 64, 0);
+            check_kv(ct, it, 3, 32, 8, 80, 0);
+            check_kv(ct, it, 4, 16, 2, 256, 64);  /* strided inputs (a fused QKV row) */
+            check_kv(ct, it, 2, 7, 3, 33, 5);     /* odd everything */
+        }
+}
+
+/* ------------------------------------------------------------ conversions via kv_append */
+
+/* Appends raw f32/f16/bf16 bit patterns (T tokens of H x D) into a fresh cache of ct and
+   compares it with the reference bit for bit. */
+static void sweep(mk_dtype ct, mk_dtype it, const void *kbits, const void *vbits, int64_t nb, int bs,
+                  int H, int D, const char *what) {
+    kv_pair kv = kv_new(ct, nb, bs, H, D);
+    const int64_t T = kv.nslots;
+    const size_t n = (size_t)T * (size_t)H * (size_t)D, es = mk_dtype_size(it);
+    float *k = floats(n), *v = floats(n);
+    for (size_t i = 0; i < n; i++) {
+        k[i] = mkref_load(it, kbits, (int64_t)i);
+        v[i] = mkref_load(it, vbits, (int64_t)i);
+    }
+    int32_t *slots = xmalloc((size_t)T * sizeof(int32_t));
+    for (int64_t i = 0; i < T; i++) slots[i] = (int32_t)(T - 1 - i);
+    const int64_t shape[3] = {T, H, D}, sshape[1] = {T};
+    /* raw bits (not through float) so NaN payloads arrive exactly as given */
+    mk_buffer *kb = mkt_buffer(ctx, n * es), *vb = mkt_buffer(ctx, n * es);
+    MKT_OK(mk_buffer_write(kb, 0, kbits, n * es));
+    MKT_OK(mk_buffer_write(vb, 0, vbits, n * es));
+    mk_tensor kt = mk_tensor_make(kb, 0, it, 3, shape), vt = mk_tensor_make(vb, 0, it, 3, shape);
+    mk_tensor st = mkt_upload_i32(ctx, 1, sshape, slots);
+    MKT_OK(mk_kv_cache_append(ctx, kv.dev, &kt, &vt, &st));
+    check_variant(MK_OP_KV_APPEND, what);
+    mkref_kv_append(&kv.host, k, v, slots, T);
+    kv_compare(&kv, what);
+    mk_buffer_free(kb), mk_buffer_free(vb), mkt_free(&st);
+    free(k), free(v), free(slots);
+    kv_free(&kv);
+}
+
+static uint32_t f32_bits(float x) {
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    return u;
+}
+
+static void test_conversions(void) {
+    /* every f16 and bf16 code (NaN payloads included) into f32/f16/bf16 caches */
+    uint16_t *codes = xmalloc(65536 * 2), *rev = xmalloc(65536 * 2);
+    for (uint32_t i = 0; i < 65536; i++) codes[i] = (uint16_t)i, rev[i] = (uint16_t)(65535 - i);
+    const mk_dtype plain[] = {MK_F32, MK_F16, MK_BF16};
+    for (int c = 0; c < 3; c++) {
+        sweep(plain[c], MK_F16, codes, rev, 16, 16, 2, 128, "every f16 code");
+        sweep(plain[c], MK_BF16, codes, rev, 16, 16, 2, 128, "every bf16 code");
+    }
+    free(codes), free(rev);
+
+    /* f32 bit patterns: specials, ties and random bits into f16/bf16 caches */
+    const size_t n = 16 * 16 * 2 * 128;
+    uint32_t *kb = xmalloc(n * 4), *vb = xmalloc(n * 4);
+    mkref_rng r;
+    mkt_rng(&r, ++salt_counter);
+    for (size_t i = 0; i < n; i++) kb[i] = (uint32_t)mkref_rng_u64(&r), vb[i] = (uint32_t)mkref_rng_u64(&r);
+    const uint32_t specials[] = {
+        0x00000000u, 0x80000000u, 0x7F800000u, 0xFF800000u, 0x7FC00000u, 0xFFC00000u, 0x7F800001u,
+        0xFF812345u, 0x7FBFFFFFu, 0x00000001u, 0x80000001u, 0x007FFFFFu, 0x00800000u,
+        0x477FE000u /* 65504 */, 0x477FF000u /* 65520: ties to Inf in f16 */, 0x477FEFFFu,
+        0x33800000u /* 2^-24 */, 0x33000000u /* 2^-25: tie to 0 */, 0x33000001u, 0x387FC000u,
+        0x3F801000u /* 1 + 2^-11: tie, even */, 0x3F803000u /* 1 + 3*2^-11: tie, odd */,
+        0x3F808000u /* bf16 tie */, 0x3F818000u, 0x7F7FFFFFu, 0xFF7FFFFFu, 0x7F7F8000u};
+    for (size_t i = 0; i < sizeof specials / sizeof specials[0]; i++) kb[i] = specials[i];
+    sweep(MK_F16, MK_F32, kb, vb, 16, 16, 2, 128, "f32 bit patterns -> f16");
+    sweep(MK_BF16, MK_F32, kb, vb, 16, 16, 2, 128, "f32 bit patterns -> bf16");
+    sweep(MK_F32, MK_F32, kb, vb, 16, 16, 2, 128, "f32 bit patterns -> f32");
+
+    /* FP8 and I8 codes with amax pinned: element 0 of every (token, head) vector is
+       +-448 (+-127), so scale = 1 exactly and the code is the encoding of x itself */
+    const int D = 128;
+    for (int q = 0; q < 2; q++) {
+        const float top = q ? 127.0f : 448.0f;
+        uint32_t *bufs[2] = {kb, vb};
+        for (int which = 0; which < 2; which++) {
+            uint32_t *b = bufs[which];
+            for (size_t i = 0; i < n; i++) {
+                float x;
+                const size_t d = i % (size_t)D;
+                const double sign = (mkref_rng_u64(&r) & 1) ? -1.0 : 1.0;
+                if (d == 0) {
+                    x = (float)(sign * top);
+                } else if (mkref_rng_u64(&r) % 97 == 0) {
+                    b[i] = (sign < 0 ? 0xFFC00000u : 0x7FC00000u) | (uint32_t)(mkref_rng_u64(&r) & 0x3FFFFFu);
+                    continue; /* NaN with a payload: ignored by amax, a NaN code */
+                } else if (q == 0) {
+                    int e = (int)mkref_rng_range(&r, -13, 8);          /* below fp8's subnormals .. 256 */
+                    double m = 1.0 + (double)(mkref_rng_u64(&r) >> 40) / (double)(1ull << 24);
+                    if (mkref_rng_u64(&r) % 4 == 0) m = 1.0 + (double)mkref_rng_range(&r, 0, 15) / 16.0; /* ties */
+                    x = (float)(sign * ldexp(m, e));
+                    if (fabsf(x) > 448.0f) x = (float)(sign * 448.0);
+                } else {
+                    double v = (double)mkref_rng_range(&r, 0, 126);
+                    int kind = (int)(mkref_rng_u64(&r) % 3);
+                    v += kind == 0 ? 0.5 : kind == 1 ? 0.0 : mkref_rng_uniform(&r);  /* ties, integers */
+                    x = (float)(sign * v);
+                }
+                b[i] = f32_bits(x);
+            }
+        }
+        sweep(q ? MK_I8 : MK_FP8_E4M3, MK_F32, kb, vb, 16, 16, 2, D,
+              q ? "i8 codes (scale 1)" : "fp8 codes (scale 1)");
+    }
+    free(kb), free(vb);
+}
+
+/* ------------------------------------------------------------ device, buffers, events, qweights */
+
+static void test_device_and_buffers(const char *id) {
+    mk_device_info info;
+    MKT_OK(mk_context_get_device(ctx, &info));
+    MKT_CHECK(strcmp(info.backend, backend) == 0, "device %s reports backend %s", id, info.backend);
+    MKT_CHECK(strcmp(info.id, id) == 0, "device id %s, expected %s", info.id, id);
+    printf("  device %s: %s (%s), %.1f GiB, %d units, capability %d.%d, %.0f GB/s, %.0f TFLOP/s f16\n",
+           info.id, info.name, info.driver, (double)info.memory_bytes / (1u << 30), info.compute_units,
+           info.capability_major, info.capability_minor, info.peak_bandwidth_gbs, info.peak_tflops_f16);
+    if (strcmp(backend, "cuda") == 0) {
+        MKT_CHECK(info.type == MK_DEVICE_GPU && strcmp(info.vendor, "NVIDIA") == 0, "type/vendor");
+        MKT_CHECK(info.memory_bytes > 0 && info.compute_units > 0, "memory and SM count are known");
+        MKT_CHECK(info.capability_major >= 5, "capability %d.%d", info.capability_major, info.capability_minor);
+        MKT_CHECK(info.peak_bandwidth_gbs > 0, "peak bandwidth is known");
+        MKT_CHECK(!(info.capability_major >= 8) || (info.features & MK_FEATURE_BF16), "bf16 on sm_80+");
+    }
+
+    /* write / fill / read at odd offsets */
+    const size_t bytes = 1000;
+    mk_buffer *b = mkt_buffer(ctx, bytes);
+    uint8_t src[1000], dst[1000];
+    for (size_t i = 0; i < bytes; i++) src[i] = (uint8_t)(i * 37 + 11);
+    MKT_OK(mk_buffer_write(b, 0, src, bytes));
+    MKT_OK(mk_buffer_fill(b, 13, 0x5A, 101));
+    memset(src + 13, 0x5A, 101);
+    MKT_OK(mk_buffer_write(b, 501, src + 3, 77));
+    memcpy(src + 501, src + 3, 77);
+    MKT_OK(mk_buffer_read(b, 0, dst, bytes));
+    MKT_CHECK(memcmp(src, dst, bytes) == 0, "buffer write/fill/read round trip");
+    MKT_OK(mk_buffer_read(b, 999, dst, 1));
+    MKT_CHECK(dst[0] == src[999], "one-byte read at the end");
+    mkt_guard_ok(b, bytes, "buffer round trip");
+    mk_buffer_free(b);
+
+    /* events around queued work */
+    mk_event *e0 = NULL, *e1 = NULL;
+    MKT_OK(mk_event_create(ctx, &e0));
+    MKT_OK(mk_event_create(ctx, &e1));
+    if (e0 && e1) {
+        const int64_t n = 1 << 20, shape[1] = {n};
+        float *x = random_input(MK_F32, (size_t)n, 1.0f, 1.0f);
+        mk_tensor a = mkt_upload(ctx, MK_F32, 1, shape, x), o = mkt_output(ctx, MK_F32, 1, shape);
+        MKT_OK(mk_event_record(e0));
+        for (int i = 0; i < 4; i++) MKT_OK(mk_add(ctx, &a, &a, &o));
+        MKT_OK(mk_event_record(e1));
+        float ms = -1.0f;
+        MKT_OK(mk_event_elapsed_ms(e0, e1, &ms));
+        MKT_CHECK(ms >= 0.0f && isfinite(ms), "event elapsed %g ms", ms);
+        MKT_OK(mk_synchronize(ctx));
+        mkt_free(&a), mkt_free(&o);
+        free(x);
+    }
+    mk_event_destroy(e0);
+    mk_event_destroy(e1);
+}
+
+static void test_qweights(void) {
+    const mk_qweight_desc descs[] = {
+        {MK_QW4, 33, 128, 32, 1}, {MK_QW4, 7, 256, 64, 0}, {MK_QW8, 5, 96, 0, 0},
+        {MK_QW8, 9, 128, 32, 0},  {MK_QW8A8, 3, 64, 0, 0}, {MK_QFP8, 17, 48, 0, 0}};
+    mkref_rng r;
+    mkt_rng(&r, ++salt_counter);
+    for (size_t i = 0; i < sizeof descs / sizeof descs[0]; i++) {
+        const mk_qweight_desc *d = &descs[i];
+        const int perm = i == 0 || i == 3;
+        mk_qweight_data in, out;
+        MKT_OK(mk_qweight_data_alloc(d, d->asymmetric, perm, &in));
+        MKT_OK(mk_qweight_data_alloc(d, d->asymmetric, perm, &out));
+        if (!in.q || !out.q) continue;
+        const size_t qb = mkref_qweight_q_bytes(d), sb = mkref_qweight_scale_bytes(d);
+        const size_t zb = d->asymmetric ? mkref_qweight_zero_bytes(d) : 0;
+        for (size_t j = 0; j < qb; j++) ((uint8_t *)in.q)[j] = (uint8_t)mkref_rng_u64(&r);
+        for (size_t j = 0; j < sb; j++) ((uint8_t *)in.scales)[j] = (uint8_t)(mkref_rng_u64(&r) & 0x3F);
+        for (size_t j = 0; j < zb; j++) ((uint8_t *)in.zeros)[j] = (uint8_t)(mkref_rng_u64(&r) & 15);
+        if (perm) {
+            for (int64_t j = 0; j < d->k; j++) in.k_perm[j] = (int32_t)(d->k - 1 - j);
+        }
+        mk_qweight *qw = NULL;
+        MKT_OK(mk_qweight_create(ctx, d, &in, &qw));
+        if (qw) {
+            MKT_OK(mk_qweight_read(qw, &out));
+            MKT_CHECK(memcmp(in.q, out.q, qb) == 0, "qweight %zu: codes round trip", i);
+            MKT_CHECK(memcmp(in.scales, out.scales, sb) == 0, "qweight %zu: scales round trip", i);
+            MKT_CHECK(!zb || memcmp(in.zeros, out.zeros, zb) == 0, "qweight %zu: zeros round trip", i);
+            MKT_CHECK(!perm || memcmp(in.k_perm, out.k_perm, (size_t)d->k * 4) == 0,
+                      "qweight %zu: k_perm round trip", i);
+        }
+        mk_qweight_destroy(qw);
+        mk_qweight_data_free(&in);
+        mk_qweight_data_free(&out);
+    }
+}
+
+/* ------------------------------------------------------------ main */
+
+int main(int argc, char **argv) {
+    mkt_init(argc, argv, "test_cuda_ops");
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--backend") == 0 && i + 1 < argc) backend = argv[++i];
+    char ids[16][32];
+    int n = mkt_devices(backend, ids, 16);
+    if (n == 0) mkt_skip(strcmp(backend, "cuda") == 0 ? "no CUDA device" : "no device of that backend");
+    for (int d = 0; d < n; d++) {
+        printf("[test_cuda_ops] device %s\n", ids[d]);
+        fflush(stdout);
+        if (mk_context_create(ids[d], &ctx) != MK_OK) {
+            mkt_fail_at(__FILE__, __LINE__, "mk_context_create(%s): %s", ids[d], mk_last_error());
+            continue;
+        }
+        int before = mkt_failures;
+        test_device_and_buffers(ids[d]);
+        test_elementwise();
+        test_norms();
+        test_rope();
+        test_gemm();
+        test_kv();
+        test_conversions();
+        test_qweights();
+        printf("[test_cuda_ops] device %s: %d failures\n", ids[d], mkt_failures - before);
+        mk_context_destroy(ctx);
+        ctx = NULL;
+    }
+    return mkt_finish();
+}
