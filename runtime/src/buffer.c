@@ -61,6 +61,23 @@ mk_status mk_buffer_fill(mk_buffer *buf, size_t offset, uint8_t byte, size_t byt
     return buf->ctx->backend->buffer_fill(buf->ctx, buf->mem, offset, byte, bytes);
 }
 
+mk_status mk_buffer_copy(mk_buffer *dst, size_t dst_offset, const mk_buffer *src,
+                         size_t src_offset, size_t bytes) {
+    if (!dst) return mk__fail(MK_ERR_INVALID_ARGUMENT, "dst is NULL");
+    if (!src) return mk__fail(MK_ERR_INVALID_ARGUMENT, "src is NULL");
+    if (dst->ctx != src->ctx) return mk__fail(MK_ERR_INVALID_ARGUMENT, "src belongs to another context than dst");
+    if (dst_offset > dst->bytes || bytes > dst->bytes - dst_offset)
+        return mk__fail(MK_ERR_INVALID_ARGUMENT, "dst_offset + bytes (%zu + %zu) exceeds the dst size %zu",
+                        dst_offset, bytes, dst->bytes);
+    if (src_offset > src->bytes || bytes > src->bytes - src_offset)
+        return mk__fail(MK_ERR_INVALID_ARGUMENT, "src_offset + bytes (%zu + %zu) exceeds the src size %zu",
+                        src_offset, bytes, src->bytes);
+    if (dst == src && dst_offset < src_offset + bytes && src_offset < dst_offset + bytes)
+        return mk__fail(MK_ERR_INVALID_ARGUMENT, "dst and src ranges overlap in the same buffer");
+    if (bytes == 0) return MK_OK;
+    return dst->ctx->backend->buffer_copy(dst->ctx, dst->mem, dst_offset, src->mem, src_offset, bytes);
+}
+
 mk_tensor mk_tensor_make(mk_buffer *buf, size_t offset, mk_dtype dtype, int ndim,
                          const int64_t *shape) {
     mk_tensor t;

@@ -153,6 +153,11 @@ MK_API size_t    mk_buffer_size(const mk_buffer *buf);
 MK_API mk_status mk_buffer_write(mk_buffer *buf, size_t offset, const void *src, size_t bytes);
 MK_API mk_status mk_buffer_read(const mk_buffer *buf, size_t offset, void *dst, size_t bytes);
 MK_API mk_status mk_buffer_fill(mk_buffer *buf, size_t offset, uint8_t byte, size_t bytes);
+/* Device-side copy between two buffers of the same context, queued on its stream (not
+   blocking). The ranges must lie in their buffers; overlapping ranges of one buffer are
+   rejected. */
+MK_API mk_status mk_buffer_copy(mk_buffer *dst, size_t dst_offset, const mk_buffer *src,
+                                size_t src_offset, size_t bytes);
 
 /* ------------------------------------------------------------------ tensors */
 
