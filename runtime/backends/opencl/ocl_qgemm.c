@@ -1,0 +1,272 @@
+/*
+ * OpenCL quantized GEMM: weight packing (the backend's qweight hooks) and two variants,
+ *   opencl.qgemv        M <= 8: one work-group per 4 output rows, K split over the
+ *                       work-items and reduced in local memory (decode-time GEMV);
+ *   opencl.qgemm_tiled  any M: 64x64 output tiles, K staged in local memory.
+ * Kernels in kernels/opencl/qgemm.cl; the packed layout is described there.
+ *
+ * Packing keeps every canonical bit (codes, f16/f32 scale bits, zero points, k_perm), so
+ * mk_qweight_read gives back exactly what was packed. W8A8 and FP8 quantize activations
+ * per token on the device with the reference's rule, which needs the correctly rounded
+ * f32 quotient x / scale: the device's own division where it is correctly rounded, else
+ * a division in double (fp64), else an fma-corrected one (see QG_DIV in qgemm.cl).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mkref.h"
+#include "ocl_scratch.h"
+
+#define QG_R 4       /* rows per packed tile (kernels: QG_R)  */
+#define QG_GEMV_MAX_M 8
+
+typedef struct {
+    cl_mem q, scales, zeros, perm;
+    int np;     /* rows padded to QG_R           */
+    int kc;     /* 16-byte chunks per row         */
+    int groups; /* scale groups per row           */
+} ocl_qw;
+
+static int is_w4(const mk_qweight_desc *d) { return d->format == MK_QW4; }
+static int codes_per_chunk(const mk_qweight_desc *d) { return is_w4(d) ? 32 : 16; }
+static size_t scale_size(const mk_qweight_desc *d) {
+    return d->format == MK_QW4 || d->format == MK_QW8 ? 2 : 4;
+}
+
+/* Byte offsets of the packed arrays. */
+static size_t packed_q_at(const ocl_qw *w, int64_t n, int c, int b) {
+    return ((((size_t)(n / QG_R) * w->kc + (size_t)c) * QG_R + (size_t)(n % QG_R)) * 16) + (size_t)b;
+}
+static size_t packed_group_at(const ocl_qw *w, int64_t n, int64_t g) {
+    return ((size_t)(n / QG_R) * w->groups + (size_t)g) * QG_R + (size_t)(n % QG_R);
+}
+
+static mk_status make_buffer(mk_context *ctx, size_t bytes, void *host, cl_mem *out) {
+    cl_int err;
+    *out = clCreateBuffer(ocl_of(ctx)->cl, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, bytes, host, &err);
+    return err == CL_SUCCESS ? MK_OK : ocl_fail(err, "allocating the packed weight");
+}
+
+static void qw_free(ocl_qw *w) {
+    if (!w) return;
+    if (w->q) clReleaseMemObject(w->q);
+    if (w->scales) clReleaseMemObject(w->scales);
+    if (w->zeros) clReleaseMemObject(w->zeros);
+    if (w->perm) clReleaseMemObject(w->perm);
+    free(w);
+}
+
+mk_status ocl_qweight_create(mk_context *ctx, mk_qweight *qw, const mk_qweight_data *data) {
+    const mk_qweight_desc *d = &qw->desc;
+    ocl_qw *w = calloc(1, sizeof *w);
+    if (!w) return mk__fail(MK_ERR_OUT_OF_MEMORY, "out of host memory packing the weight");
+    int cpc = codes_per_chunk(d);
+    w->np = (int)((d->n + QG_R - 1) / QG_R * QG_R);
+    w->kc = (int)((d->k + cpc - 1) / cpc);
+    w->groups = (int)mkref_qweight_groups(d);
+    size_t row_bytes = mkref_qweight_q_bytes(d) / (size_t)d->n, es = scale_size(d);
+    size_t qbytes = (size_t)w->np * w->kc * 16, gcount = (size_t)w->np * w->groups;
+    uint8_t *q = calloc(qbytes, 1), *sc = calloc(gcount, es), *z = d->asymmetric ? calloc(gcount, 1) : NULL;
+    mk_status s = MK_OK;
+    if (!q || !sc || (d->asymmetric && !z)) {
+        s = mk__fail(MK_ERR_OUT_OF_MEMORY, "out of host memory packing the weight");
+        goto out;
+    }
+    for (int64_t n = 0; n < d->n; n++) {
+        const uint8_t *src = (const uint8_t *)data->q + (size_t)n * row_bytes;
+        for (int c = 0; c < w->kc; c++) {
+            size_t from = (size_t)c * 16, len = from + 16 <= row_bytes ? 16 : row_bytes - from;
+            memcpy(q + packed_q_at(w, n, c, 0), src + from, len); /* the rest stays 0 */
+        }
+        for (int64_t g = 0; g < w->groups; g++) {
+            memcpy(sc + packed_group_at(w, n, g) * es,
+                   (const uint8_t *)data->scales + ((size_t)n * w->groups + (size_t)g) * es, es);
+            if (z) z[packed_group_at(w, n, g)] = ((const uint8_t *)data->zeros)[n * w->groups + g];
+        }
+    }
+    if ((s = make_buffer(ctx, qbytes, q, &w->q)) != MK_OK ||
+        (s = make_buffer(ctx, gcount * es, sc, &w->scales)) != MK_OK ||
+        (z && (s = make_buffer(ctx, gcount, z, &w->zeros)) != MK_OK) ||
+        (data->k_perm &&
+         (s = make_buffer(ctx, (size_t)d->k * sizeof(int32_t), data->k_perm, &w->perm)) != MK_OK))
+        goto out;
+    qw->impl = w;
+    w = NULL;
+out:
+    qw_free(w);
+    free(q), free(sc), free(z);
+    return s;
+}
+
+void ocl_qweight_destroy(mk_qweight *qw) {
+    qw_free(qw->impl);
+    qw->impl = NULL;
+}
+
+static mk_status read_back(const mk_qweight *qw, cl_mem m, size_t bytes, void *dst) {
+    cl_int err = clEnqueueReadBuffer(ocl_of(qw->ctx)->queue, m, CL_TRUE, 0, bytes, dst, 0, NULL, NULL);
+    return err == CL_SUCCESS ? MK_OK : ocl_fail(err, "reading the packed weight");
+}
+
+mk_status ocl_qweight_read(const mk_qweight *qw, mk_qweight_data *out) {
+    const mk_qweight_desc *d = &qw->desc;
+    const ocl_qw *w = qw->impl;
+    size_t row_bytes = mkref_qweight_q_bytes(d) / (size_t)d->n, es = scale_size(d);
+    size_t qbytes = (size_t)w->np * w->kc * 16, gcount = (size_t)w->np * w->groups;
+    uint8_t *q = malloc(qbytes), *sc = malloc(gcount * es), *z = w->zeros ? malloc(gcount) : NULL;
+    mk_status s = MK_OK;
+    if (!q || !sc || (w->zeros && !z)) {
+        s = mk__fail(MK_ERR_OUT_OF_MEMORY, "out of host memory unpacking the weight");
+        goto out;
+    }
+    if ((s = read_back(qw, w->q, qbytes, q)) != MK_OK || (s = read_back(qw, w->scales, gcount * es, sc)) != MK_OK ||
+        (z && (s = read_back(qw, w->zeros, gcount, z)) != MK_OK) ||
+        (w->perm && (s = read_back(qw, w->perm, (size_t)d->k * sizeof(int32_t), out->k_perm)) != MK_OK))
+        goto out;
+    for (int64_t n = 0; n < d->n; n++) {
+        uint8_t *dst = (uint8_t *)out->q + (size_t)n * row_bytes;
+        for (int c = 0; c < w->kc; c++) {
+            size_t from = (size_t)c * 16, len = from + 16 <= row_bytes ? 16 : row_bytes - from;
+            memcpy(dst + from, q + packed_q_at(w, n, c, 0), len);
+        }
+        for (int64_t g = 0; g < w->groups; g++) {
+            memcpy((uint8_t *)out->scales + ((size_t)n * w->groups + (size_t)g) * es,
+                   sc + packed_group_at(w, n, g) * es, es);
+            if (z) ((uint8_t *)out->zeros)[n * w->groups + g] = z[packed_group_at(w, n, g)];
+        }
+    }
+out:
+    free(q), free(sc), free(z);
+    return s;
+}
+
+/* ------------------------------------------------------------------ variants */
+
+/* QG_DIV_MODE of qgemm.cl: 1 = the device divides with correct rounding (ocl_program.c
+   then builds with -cl-fp32-correctly-rounded-divide-sqrt), 2 = in double, 0 = mk_div_rn. */
+static int division_mode(const mk_context *ctx) {
+    const ocl_device *dev = ocl_of(ctx)->dev;
+    cl_device_fp_config fp = 0;
+    if (clGetDeviceInfo(dev->device, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL) == CL_SUCCESS &&
+        (fp & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT))
+        return 1;
+    return strstr(dev->extensions, "cl_khr_fp64") ? 2 : 0;
+}
+
+static int needs_act_quant(const mk_qweight_desc *d) { return d->format == MK_QW8A8 || d->format == MK_QFP8; }
+
+/* GEMV work-group size: the tuned value as a power of two in [16, 256], shrunk to the
+   device's limits (its reduction buffer holds mb x 4 floats per work-item). */
+static int gemv_threads(const mk_context *ctx, int mb) {
+    const ocl_device *dev = ocl_of(ctx)->dev;
+    int nt = ocl_param(ctx, "qgemm", "gemv_wg", 64, NULL), p = 16;
+    while (p * 2 <= nt && p < 256) p *= 2;
+    while (p > 1 && ((size_t)p > dev->max_wg || (size_t)p * mb * QG_R * 4 > dev->local_mem)) p /= 2;
+    return p;
+}
+
+static int gemv_supports(const mk_context *ctx, const mk_op_args *a, char *why, size_t n) {
+    if (a && a->u.qgemm.x->shape[0] > QG_GEMV_MAX_M)
+        return mk__why(why, n, "M = %lld is above the GEMV limit of %d rows (opencl.qgemm_tiled takes it)",
+                       (long long)a->u.qgemm.x->shape[0], QG_GEMV_MAX_M);
+    return 1;
+}
+
+static int tiled_supports(const mk_context *ctx, const mk_op_args *a, char *why, size_t n) {
+    const ocl_device *dev = ocl_of(ctx)->dev;
+    if (dev->max_wg < 256) return mk__why(why, n, "needs work-groups of 256, device allows %zu", dev->max_wg);
+    if (dev->local_mem < 2 * 32 * 65 * 4)
+        return mk__why(why, n, "needs %d bytes of local memory, device has %zu", 2 * 32 * 65 * 4, dev->local_mem);
+    return 1;
+}
+
+/* Runs the pre-pass (activation permutation or quantization) if the call needs one,
+   then the GEMV (gemv = 1) or tiled kernel. */
+static mk_status qgemm_run(mk_context *ctx, const mk_op_args *a, int gemv) {
+    const mk_tensor *x = a->u.qgemm.x, *bias = a->u.qgemm.bias, *y = a->u.qgemm.y;
+    const mk_qweight *qw = a->u.qgemm.w;
+    const mk_qweight_desc *d = &qw->desc;
+    const ocl_qw *w = qw->impl;
+    const ocl_device *dev = ocl_of(ctx)->dev;
+    int M = (int)x->shape[0], act = needs_act_quant(d);
+    int kp = w->kc * codes_per_chunk(d), mb = 1;
+    while (mb < M) mb *= 2;
+    int nt = gemv_threads(ctx, mb);
+    char opts[256];
+    int len = snprintf(opts, sizeof opts, "-DQG_FMT=%d -DT_IN=%d -DQG_ASYM=%d -DQG_GS=%d -DQG_DIV_MODE=%d",
+                       (int)d->format, ocl_dtype_code(x->dtype), d->asymmetric ? 1 : 0,
+                       d->format == MK_QW4 || d->format == MK_QW8 ? d->group_size : 0,
+                       act ? division_mode(ctx) : 1);
+    if (gemv) snprintf(opts + len, sizeof opts - (size_t)len, " -DQG_MB=%d -DQG_NT=%d", mb, nt);
+
+    cl_mem mx = ocl_mem(x->buf), mxq = NULL, mxs = NULL, mperm = w->perm;
+    cl_ulong ox = ocl_elem_offset(x);
+    cl_long xs0 = x->stride[0];
+    cl_int cK = (cl_int)d->k, cKp = kp, cM = M;
+    mk_status s;
+    if (act) { /* codes [M][kp] and per-token scales [M] */
+        cl_kernel kq;
+        cl_int has_perm = mperm != NULL;
+        if ((s = ocl_scratch(ctx, OCL_SCRATCH_QGEMM_X, (size_t)M * kp, &mxq)) != MK_OK ||
+            (s = ocl_scratch(ctx, OCL_SCRATCH_QGEMM_SCALE, (size_t)M * 4, &mxs)) != MK_OK ||
+            (s = ocl_kernel(ctx, "qgemm.cl", "qg_quant_act", opts, &kq)) != MK_OK)
+            return s;
+        ocl_arg qa[] = {OCL_ARG(mx), OCL_ARG(ox), OCL_ARG(xs0), OCL_ARG(mperm), OCL_ARG(has_perm),
+                        OCL_ARG(mxq), OCL_ARG(mxs), OCL_ARG(cK), OCL_ARG(cKp)};
+        size_t qnt = 256;
+        while (qnt > dev->max_wg) qnt /= 2;
+        size_t qg[1] = {qnt * (size_t)M}, ql[1] = {qnt};
+        if ((s = ocl_launch(ctx, kq, "qg_quant_act", 9, qa, 1, qg, ql)) != MK_OK) return s;
+    } else if (mperm) { /* x[:, perm] -> scratch [M][kp], zero padded */
+        cl_kernel kp_;
+        cl_mem xp;
+        if ((s = ocl_scratch(ctx, OCL_SCRATCH_QGEMM_X, (size_t)M * kp * 2, &xp)) != MK_OK ||
+            (s = ocl_kernel(ctx, "qgemm.cl", "qg_permute_x", opts, &kp_)) != MK_OK)
+            return s;
+        ocl_arg pa[] = {OCL_ARG(mx), OCL_ARG(ox), OCL_ARG(xs0), OCL_ARG(mperm), OCL_ARG(xp),
+                        OCL_ARG(cK), OCL_ARG(cKp)};
+        size_t pg[2] = {(size_t)kp, (size_t)M};
+        if ((s = ocl_launch(ctx, kp_, "qg_permute_x", 7, pa, 2, pg, NULL)) != MK_OK) return s;
+        mx = xp, ox = 0, xs0 = kp;
+    }
+
+    const char *name = gemv ? "qgemv" : "qgemm_tiled";
+    cl_kernel k;
+    if ((s = ocl_kernel(ctx, "qgemm.cl", name, opts, &k)) != MK_OK) return s;
+    cl_mem mq = w->q, msc = w->scales, mz = w->zeros, my = ocl_mem(y->buf);
+    cl_mem mb_ = bias ? ocl_mem(bias->buf) : NULL;
+    cl_ulong oy = ocl_elem_offset(y), ob = bias ? ocl_elem_offset(bias) : 0;
+    cl_int cN = (cl_int)d->n, cKC = w->kc, cG = w->groups, has_bias = bias != NULL;
+    ocl_arg args[] = {OCL_ARG(mq),  OCL_ARG(msc), OCL_ARG(mz), OCL_ARG(mx),  OCL_ARG(ox),
+                      OCL_ARG(xs0), OCL_ARG(mxq), OCL_ARG(mxs), OCL_ARG(cM), OCL_ARG(cN),
+                      OCL_ARG(cK),  OCL_ARG(cKC), OCL_ARG(cG), OCL_ARG(my),  OCL_ARG(oy),
+                      OCL_ARG(mb_), OCL_ARG(ob),  OCL_ARG(has_bias)};
+    int nargs = (int)(sizeof args / sizeof args[0]);
+    if (gemv) {
+        size_t g[1] = {(size_t)nt * (size_t)(w->np / QG_R)}, l[1] = {(size_t)nt};
+        return ocl_launch(ctx, k, name, nargs, args, 1, g, l);
+    }
+    size_t g[2] = {256 * (size_t)((d->n + 63) / 64), (size_t)((M + 63) / 64)}, l[2] = {256, 1};
+    return ocl_launch(ctx, k, name, nargs, args, 2, g, l);
+}
+
+static mk_status gemv_run(mk_context *ctx, const mk_op_args *a) { return qgemm_run(ctx, a, 1); }
+static mk_status tiled_run(mk_context *ctx, const mk_op_args *a) { return qgemm_run(ctx, a, 0); }
+
+static const mk_kernel k_qgemv = {
+    MK_OP_QGEMM, "opencl.qgemv", "opencl", 20,
+    "GEMV for M <= 8: 4 rows per work-group, 16-byte weight loads, K reduced in local memory",
+    gemv_supports, gemv_run};
+
+static const mk_kernel k_qgemm_tiled = {
+    MK_OP_QGEMM, "opencl.qgemm_tiled", "opencl", 10,
+    "64x64 tiles, weights dequantized into local memory (W8A8: i32 accumulation)",
+    tiled_supports, tiled_run};
+
+static const mk_kernel *const ocl_qgemm_list[] = {&k_qgemv, &k_qgemm_tiled};
+
+const mk_kernel *const *ocl_qgemm_kernels(int *count) {
+    *count = (int)(sizeof ocl_qgemm_list / sizeof ocl_qgemm_list[0]);
+    return ocl_qgemm_list;
+}
