@@ -57,6 +57,12 @@ typedef struct mk_backend {
     mk_status (*qweight_create)(mk_context *ctx, mk_qweight *qw, const mk_qweight_data *data);
     void (*qweight_destroy)(mk_qweight *qw);
     mk_status (*qweight_read)(const mk_qweight *qw, mk_qweight_data *out);
+    /* Tunable parameters (optional: NULL when the backend has none). list returns the
+       total and writes up to cap entries; set overrides one on the context (value <= 0
+       removes it); tuning_file gives the path the device's tuning file is read from. */
+    int (*param_list)(mk_context *ctx, mk_param_info *out, int cap);
+    mk_status (*param_set)(mk_context *ctx, const char *op, const char *name, int value);
+    mk_status (*tuning_file)(const mk_context *ctx, char *path, size_t n);
     /* Kernel variants of this backend. */
     const mk_kernel *const *(*kernels)(int *count);
 } mk_backend;

@@ -10,7 +10,9 @@ int cmd_kernels(int argc, char **argv) {
                "Without --device: every registered kernel variant per op (name, backend,\n"
                "priority). With --device (\"ref\", \"opencl:0\", \"cuda:0\", \"auto\"): for each\n"
                "op, whether each variant applies on that device and why not, and which one\n"
-               "the dispatcher would choose. MEDKERN_KERNELS=op=name,... forces variants.\n");
+               "the dispatcher would choose, then the device's tunable kernel parameters\n"
+               "with where each value comes from (tuning file, default, override).\n"
+               "MEDKERN_KERNELS=op=name,... forces variants.\n");
         return MK_EXIT_OK;
     }
     const char *device = NULL, *op_name = NULL;
@@ -55,6 +57,17 @@ int cmd_kernels(int argc, char **argv) {
     char text[8192];
     for (int op = first; op <= last; op++) {
         if (mk_explain(ctx, (mk_op)op, NULL, text, sizeof text) == MK_OK) printf("%s\n", text);
+    }
+    mk_param_info params[128];
+    int np = 0;
+    if (mk_param_list(ctx, params, 128, &np) == MK_OK && np > 0) {
+        char file[1024] = "";
+        mk_tuning_file(ctx, file, sizeof file);
+        printf("parameters on %s (tuning file: %s)\n", device, file[0] ? file : "none");
+        for (int i = 0; i < np && i < 128; i++)
+            if (!op_name || !strncmp(params[i].op, op_name, strlen(params[i].op)))
+                printf("  %-18s %-12s %6d  %s\n", params[i].op, params[i].name, params[i].value,
+                       params[i].source);
     }
     mk_context_destroy(ctx);
     return MK_EXIT_OK;

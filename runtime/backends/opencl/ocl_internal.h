@@ -116,6 +116,11 @@ static inline cl_ulong ocl_elem_offset(const mk_tensor *t) {
 int ocl_param(const mk_context *ctx, const char *op, const char *param, int fallback,
               const char **source);
 
+/* The backend's parameter hooks (ocl_tuning.c). */
+int ocl_param_list(mk_context *ctx, mk_param_info *out, int cap);
+mk_status ocl_param_set(mk_context *ctx, const char *op, const char *name, int value);
+mk_status ocl_tuning_file(const mk_context *ctx, char *path, size_t n);
+
 /* Kernel tables of the op-family files (each returns its static list). */
 const mk_kernel *const *ocl_elementwise_kernels(int *count); /* silu_mul, gelu_mul, add, rmsnorm, layernorm, rope */
 const mk_kernel *const *ocl_gemm_kernels(int *count);        /* gemm                       */

@@ -68,6 +68,11 @@ void ocl_plan_put(mk_context *ctx, const int key[4], const int val[4]) {
     }
 }
 
+void ocl_plan_clear(mk_context *ctx) {
+    ocl_state *s = state_of(ctx, 0);
+    if (s) s->nplans = s->next_plan = 0;
+}
+
 void ocl_scratch_release(mk_context *ctx) {
     ocl_ctx *oc = ocl_of(ctx);
     ocl_state *s = oc->scratch;

@@ -27,6 +27,9 @@ mk_status ocl_scratch(mk_context *ctx, ocl_scratch_slot slot, size_t bytes, cl_m
 int  ocl_plan_get(mk_context *ctx, const int key[4], int val[4]);
 void ocl_plan_put(mk_context *ctx, const int key[4], const int val[4]);
 
+/* Forgets every plan (parameters they depend on changed). */
+void ocl_plan_clear(mk_context *ctx);
+
 /* Frees everything held for ctx (idempotent). */
 void ocl_scratch_release(mk_context *ctx);
 

@@ -11,6 +11,7 @@
  *   2. the default for the device type and vendor, then for the device type;
  *   3. the caller's fallback.
  * The file is read once per context, on the first ocl_param (under the context lock).
+ * A per-context override (mk_param_set, used by `medkern tune`) comes before all three.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include <cjson/cJSON.h>
 
 #include "opencl/ocl_internal.h"
+#include "opencl/ocl_scratch.h"
 
 struct ocl_tuning {
     cJSON *root;            /* the parsed file, NULL when none is used */
@@ -28,6 +30,9 @@ struct ocl_tuning {
     char src_vendor[320];   /* "default (gpu, nvidia)" + note          */
     char src_type[320];     /* "default (gpu)" + note                  */
     char src_fallback[320]; /* "fallback" + note                       */
+    char path[1024];        /* where the file is read from             */
+    struct { char op[32], name[32]; int value; } overrides[32];
+    int noverrides;
 };
 
 typedef struct {
@@ -64,6 +69,15 @@ static const tuning_default tuning_defaults[] = {
     {MK_DEVICE_CPU, NULL, "gemm", "gemv_max_m", 4},
     {MK_DEVICE_CPU, NULL, "elementwise", "local", 64},
     {MK_DEVICE_CPU, NULL, "norm", "local", 64},
+    {MK_DEVICE_CPU, NULL, "qgemm", "gemv_wg", 64},
+    {MK_DEVICE_CPU, NULL, "attention_decode", "groups_per_cu", 4},
+    {MK_DEVICE_CPU, NULL, "attention_decode", "min_chunk", 128},
+    {MK_DEVICE_GPU, NULL, "qgemm", "gemv_wg", 64},
+    {MK_DEVICE_GPU, NULL, "attention_decode", "groups_per_cu", 8},
+    {MK_DEVICE_GPU, NULL, "attention_decode", "min_chunk", 256},
+    {MK_DEVICE_ACCELERATOR, NULL, "qgemm", "gemv_wg", 64},
+    {MK_DEVICE_ACCELERATOR, NULL, "attention_decode", "groups_per_cu", 4},
+    {MK_DEVICE_ACCELERATOR, NULL, "attention_decode", "min_chunk", 128},
     {MK_DEVICE_ACCELERATOR, NULL, "gemm", "tile_m", 32},
     {MK_DEVICE_ACCELERATOR, NULL, "gemm", "tile_n", 32},
     {MK_DEVICE_ACCELERATOR, NULL, "gemm", "tile_k", 16},
@@ -110,32 +124,38 @@ static char *read_file(const char *path, size_t max) {
     return buf;
 }
 
+/* $MEDKERN_TUNING_FILE, else <cache dir>/tuning/<device-slug>.json; "" if no cache dir. */
+static int tuning_path(const ocl_device *dev, char *path, size_t n) {
+    const char *env = getenv("MEDKERN_TUNING_FILE");
+    path[0] = 0;
+    if (env && *env) {
+        snprintf(path, n, "%s", env);
+        return 1;
+    }
+    char dir[900], slug[160];
+    device_slug(dev->info.name, slug, sizeof slug);
+    if (ocl_cache_dir("tuning", 0, dir, sizeof dir)) snprintf(path, n, "%s/%s.json", dir, slug);
+    return 0;
+}
+
 static ocl_tuning *tuning_load(const ocl_device *dev) {
     ocl_tuning *t = calloc(1, sizeof *t);
     if (!t) return NULL;
-    char path[1024] = "", note[400] = "";
-    const char *env = getenv("MEDKERN_TUNING_FILE");
-    int explicit_file = env && *env;
-    if (explicit_file) {
-        snprintf(path, sizeof path, "%s", env);
-    } else {
-        char dir[900], slug[160];
-        device_slug(dev->info.name, slug, sizeof slug);
-        if (ocl_cache_dir("tuning", 0, dir, sizeof dir)) snprintf(path, sizeof path, "%s/%s.json", dir, slug);
-    }
+    char *path = t->path, note[400] = "";
+    int explicit_file = tuning_path(dev, t->path, sizeof t->path);
     char *text = path[0] ? read_file(path, (size_t)4 << 20) : NULL;
     if (!text) {
-        if (explicit_file) snprintf(note, sizeof note, "; tuning file %s not readable", path);
+        if (explicit_file) snprintf(note, sizeof note, "; tuning file %.200s not readable", path);
     } else {
         cJSON *root = cJSON_Parse(text);
         const cJSON *params = root ? cJSON_GetObjectItemCaseSensitive(root, "params") : NULL;
         const cJSON *device = root ? cJSON_GetObjectItemCaseSensitive(root, "device") : NULL;
         if (!root || !cJSON_IsObject(root)) {
-            snprintf(note, sizeof note, "; tuning file %s ignored: malformed JSON", path);
+            snprintf(note, sizeof note, "; tuning file %.200s ignored: malformed JSON", path);
         } else if (!cJSON_IsObject(params)) {
-            snprintf(note, sizeof note, "; tuning file %s ignored: no \"params\" object", path);
+            snprintf(note, sizeof note, "; tuning file %.200s ignored: no \"params\" object", path);
         } else if (cJSON_IsString(device) && strcmp(device->valuestring, dev->info.name) != 0) {
-            snprintf(note, sizeof note, "; tuning file %s ignored: it is for device \"%.80s\"", path,
+            snprintf(note, sizeof note, "; tuning file %.200s ignored: it is for device \"%.80s\"", path,
                      device->valuestring);
         } else {
             t->root = root;
@@ -150,7 +170,7 @@ static ocl_tuning *tuning_load(const ocl_device *dev) {
     for (; dev->info.vendor[i] && i + 1 < sizeof vendor; i++)
         vendor[i] = (char)tolower((unsigned char)dev->info.vendor[i]);
     vendor[i] = 0;
-    snprintf(t->src_file, sizeof t->src_file, "tuning file %s", path);
+    snprintf(t->src_file, sizeof t->src_file, "tuning file %.300s", path);
     snprintf(t->src_vendor, sizeof t->src_vendor, "default (%s, %.40s%s)", type_name(dev->info.type), vendor, note);
     snprintf(t->src_type, sizeof t->src_type, "default (%s%s)", type_name(dev->info.type), note);
     snprintf(t->src_fallback, sizeof t->src_fallback, "fallback%s", note);
@@ -172,17 +192,28 @@ static int vendor_matches(const char *vendor, const char *want) {
     return strstr(low, want) != NULL;
 }
 
-int ocl_param(const mk_context *ctx, const char *op, const char *param, int fallback,
-              const char **source) {
+static ocl_tuning *tuning_of(const mk_context *ctx) {
     ocl_ctx *oc = ocl_of(ctx);
     pthread_mutex_lock(&oc->lock);
     if (!oc->tuning) oc->tuning = tuning_load(oc->dev);
-    const ocl_tuning *t = oc->tuning;
+    ocl_tuning *t = oc->tuning;
     pthread_mutex_unlock(&oc->lock);
+    return t;
+}
+
+int ocl_param(const mk_context *ctx, const char *op, const char *param, int fallback,
+              const char **source) {
+    ocl_ctx *oc = ocl_of(ctx);
+    const ocl_tuning *t = tuning_of(ctx);
     if (!t) { /* out of memory: defaults still work */
         if (source) *source = "fallback";
         return fallback;
     }
+    for (int i = 0; i < t->noverrides; i++)
+        if (!strcmp(t->overrides[i].op, op) && !strcmp(t->overrides[i].name, param)) {
+            if (source) *source = "override";
+            return t->overrides[i].value;
+        }
     if (t->params) {
         const cJSON *o = cJSON_GetObjectItemCaseSensitive(t->params, op);
         const cJSON *v = cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, param) : NULL;
@@ -208,4 +239,58 @@ int ocl_param(const mk_context *ctx, const char *op, const char *param, int fall
     }
     if (source) *source = t->src_fallback;
     return fallback;
+}
+
+/* ---- the backend's parameter hooks (mk_param_list / mk_param_set / mk_tuning_file) */
+
+int ocl_param_list(mk_context *ctx, mk_param_info *out, int cap) {
+    const mk_device_info *info = &ocl_of(ctx)->dev->info;
+    int n = 0;
+    for (size_t i = 0; i < sizeof tuning_defaults / sizeof tuning_defaults[0]; i++) {
+        const tuning_default *d = &tuning_defaults[i];
+        if (d->type != info->type) continue;
+        int seen = 0; /* list each (op, param) once: a vendor row repeats a type row */
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = tuning_defaults[j].type == d->type && !strcmp(tuning_defaults[j].op, d->op) &&
+                   !strcmp(tuning_defaults[j].param, d->param);
+        if (seen) continue;
+        if (n < cap) {
+            const char *src = "";
+            mk_param_info *p = &out[n];
+            snprintf(p->op, sizeof p->op, "%s", d->op);
+            snprintf(p->name, sizeof p->name, "%s", d->param);
+            p->value = ocl_param(ctx, d->op, d->param, d->value, &src);
+            snprintf(p->source, sizeof p->source, "%s", src);
+        }
+        n++;
+    }
+    return n;
+}
+
+mk_status ocl_param_set(mk_context *ctx, const char *op, const char *name, int value) {
+    ocl_tuning *t = tuning_of(ctx);
+    if (!t) return mk__fail(MK_ERR_OUT_OF_MEMORY, "out of host memory for the tuning state");
+    ocl_plan_clear(ctx); /* plans were made with the old values */
+    for (int i = 0; i < t->noverrides; i++)
+        if (!strcmp(t->overrides[i].op, op) && !strcmp(t->overrides[i].name, name)) {
+            if (value > 0) t->overrides[i].value = value;
+            else t->overrides[i] = t->overrides[--t->noverrides];
+            return MK_OK;
+        }
+    if (value <= 0) return MK_OK;
+    if (t->noverrides == (int)(sizeof t->overrides / sizeof t->overrides[0]))
+        return mk__fail(MK_ERR_INVALID_ARGUMENT, "op/name: too many parameter overrides on this context");
+    snprintf(t->overrides[t->noverrides].op, sizeof t->overrides[0].op, "%s", op);
+    snprintf(t->overrides[t->noverrides].name, sizeof t->overrides[0].name, "%s", name);
+    t->overrides[t->noverrides++].value = value;
+    return MK_OK;
+}
+
+mk_status ocl_tuning_file(const mk_context *ctx, char *path, size_t n) {
+    char p[1024];
+    tuning_path(ocl_of(ctx)->dev, p, sizeof p);
+    if (!p[0]) return mk__fail(MK_ERR_IO, "no cache directory for the tuning file (set MEDKERN_TUNING_FILE)");
+    if (strlen(p) >= n) return mk__fail(MK_ERR_INVALID_ARGUMENT, "n (%zu) is too small for the path", n);
+    snprintf(path, n, "%s", p);
+    return MK_OK;
 }

@@ -382,6 +382,27 @@ MK_API mk_status mk_gelu_mul(mk_context *ctx, const mk_tensor *gate, const mk_te
 /* out = a + b, same shape and dtype; out may alias a or b. */
 MK_API mk_status mk_add(mk_context *ctx, const mk_tensor *a, const mk_tensor *b, const mk_tensor *out);
 
+/* ------------------------------------------------------------------ kernel parameters */
+
+/* A tunable kernel parameter (tile or work-group size) on a context's device, and where
+   its value comes from: "tuning file <path>", "default (<type>, <vendor>)",
+   "default (<type>)" or "override". */
+typedef struct {
+    char op[32];       /* parameter group, usually an op name ("gemm", "norm", ...) */
+    char name[32];
+    int value;
+    char source[160];
+} mk_param_info;
+
+/* The device's tunable parameters (none on the ref device). Writes up to cap entries;
+   *count gets the total. */
+MK_API mk_status mk_param_list(mk_context *ctx, mk_param_info *out, int cap, int *count);
+/* Overrides one parameter on this context only (what `medkern tune` searches with); a
+   value <= 0 removes the override. MK_ERR_UNSUPPORTED on a device without parameters. */
+MK_API mk_status mk_param_set(mk_context *ctx, const char *op, const char *name, int value);
+/* The tuning file this context's device reads (written by `medkern tune`). */
+MK_API mk_status mk_tuning_file(const mk_context *ctx, char *path, size_t n);
+
 /* ------------------------------------------------------------------ dispatcher */
 
 typedef enum {

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# medkern tune: writes a tuning file the next context reads, and rejects bad input.
+set -u
+mk="$1"
+fail=0
+check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL $1"; fail=1; fi; }
+
+check "tune on ref (no parameters) exits 2" '"$mk" tune --device ref >/dev/null 2>&1; [ $? -eq 2 ]'
+check "tune without --device exits 2" '"$mk" tune >/dev/null 2>&1; [ $? -eq 2 ]'
+check "tune --op nosuch exits 2" '"$mk" tune --device ref --op nosuch >/dev/null 2>&1; [ $? -eq 2 ]'
+check "tune --help exits 0" '"$mk" tune --help >/dev/null'
+
+if ! "$mk" info | grep -q '^opencl:0'; then
+  echo "SKIP: no OpenCL device for the search itself"
+  [ $fail -eq 0 ] && exit 77 || exit 1
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+file="$tmp/sub/tuning.json"
+check "tune --op norm writes the file" '"$mk" tune --device opencl:0 --op norm --output "$file" >"$tmp/out" 2>&1 && [ -s "$file" ]'
+check "the file is JSON with params.norm.local" \
+  'python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert isinstance(d[\"params\"][\"norm\"][\"local\"], int); assert d[\"device\"]" "$file"'
+check "the next context reads it (kernels shows the source)" \
+  'MEDKERN_TUNING_FILE="$file" "$mk" kernels --device opencl:0 | grep -E "^  norm +local +[0-9]+ +tuning file" >/dev/null'
+check "groups not tuned are kept on a second run" \
+  'python3 -c "import json,sys; d=json.load(open(sys.argv[1])); d[\"params\"][\"keep\"]={\"x\":3}; json.dump(d,open(sys.argv[1],\"w\"))" "$file" &&
+   "$mk" tune --device opencl:0 --op elementwise --output "$file" >/dev/null 2>&1 &&
+   python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d[\"params\"][\"keep\"][\"x\"]==3 and \"elementwise\" in d[\"params\"] and \"norm\" in d[\"params\"]" "$file"'
+check "a malformed tuning file is ignored with the reason shown" \
+  'echo "{not json" >"$tmp/bad.json"; MEDKERN_TUNING_FILE="$tmp/bad.json" "$mk" kernels --device opencl:0 | grep -q "malformed JSON"'
+exit $fail
