@@ -12,6 +12,8 @@ packages=(
   ocl-icd-opencl-dev opencl-headers clinfo      # Khronos ICD loader and headers
   pocl-opencl-icd                               # OpenCL on the CPU (CI's device)
   libbenchmark-dev                              # Google Benchmark (bench/)
+  libbenchmark-tools python3-scipy              # its compare.py, cross-checks `medkern compare`
+  python3                                       # test scripts validate JSON with it
 )
 if [ "${MEDKERN_SETUP_EXTRA:-}" != "" ]; then
   read -r -a extra <<<"$MEDKERN_SETUP_EXTRA"

@@ -9,6 +9,9 @@ enum { MK_EXIT_OK = 0, MK_EXIT_FAIL = 1, MK_EXIT_USAGE = 2 };
 int cmd_info(int argc, char **argv);
 int cmd_kernels(int argc, char **argv);
 int cmd_run_model(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+int cmd_calibrate(int argc, char **argv);
+int cmd_tune(int argc, char **argv);
 
 /* 1 when argv[i] is --help or -h. */
 int cli_wants_help(int argc, char **argv);

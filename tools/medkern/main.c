@@ -12,6 +12,9 @@ static const struct {
     {"info", cmd_info, "devices, features, host topology, build features"},
     {"kernels", cmd_kernels, "kernel registry and why each variant applies on a device"},
     {"run-model", cmd_run_model, "run the reference decoder model on a device and print tokens/s"},
+    {"compare", cmd_compare, "compare two Google Benchmark JSON files (Mann-Whitney U, geomean)"},
+    {"calibrate", cmd_calibrate, "measure a device's copy bandwidth and GEMM rate (cached)"},
+    {"tune", cmd_tune, "search a device's kernel parameters and write its tuning file"},
 };
 
 static void usage(FILE *f) {
