@@ -1,7 +1,13 @@
 // mkbench.cc — the one C++ file of bench/: registers C benchmark bodies with Google
 // Benchmark, times their loops with mk_events (manual time), and records the device, the
 // build and the host setup in the benchmark context. The C interface is mkbench.h.
+// The device's measured ceilings come from the calibration cache that `medkern calibrate`
+// writes (tools/medkern/calibration.c, compiled into this library); only read here.
 #include "mkbench.h"
+
+extern "C" {
+#include "calibration.h" // plain C header without its own extern "C"
+}
 
 #include <benchmark/benchmark.h>
 
@@ -46,6 +52,10 @@ mk_context *g_ctx;
 mk_device_info g_dev;
 bool g_small, g_full, g_registering;
 std::string g_pinned;
+// The calibration cache of the device (medkern calibrate): g_cal is valid when g_have_cal.
+mkcal_result g_cal;
+bool g_have_cal;
+std::string g_cal_source;
 
 // Stops the run with a message; the KeepRunning loop then ends on the next mkb_next.
 void stop(mkb_state *st, const std::string &msg) {
@@ -67,6 +77,9 @@ void finish(mkb_state *st) {
         if (g_dev.peak_bandwidth_gbs > 0 && st->seconds > 0)
             s.counters["bw_util"] = st->bytes * (double)st->iter / st->seconds / 1e9 /
                                     g_dev.peak_bandwidth_gbs;
+        if (g_have_cal && st->seconds > 0)
+            s.counters["bw_frac_copy"] =
+                st->bytes * (double)st->iter / st->seconds / 1e9 / g_cal.copy_gbs;
     }
     if (st->flops > 0) {
         s.counters["flop_per_second"] =
@@ -74,6 +87,9 @@ void finish(mkb_state *st) {
         if (g_dev.peak_tflops_f16 > 0 && st->seconds > 0)
             s.counters["flop_util"] = st->flops * (double)st->iter / st->seconds / 1e12 /
                                       g_dev.peak_tflops_f16;
+        if (g_have_cal && st->seconds > 0)
+            s.counters["flop_frac_gemm"] =
+                st->flops * (double)st->iter / st->seconds / 1e9 / g_cal.gemm_f16_gflops;
     }
     std::string label;
     if (st->op >= 0) {
@@ -159,6 +175,32 @@ bool parse(int *argc, char **argv) {
     return true;
 }
 
+// Reads the calibration cache of g_dev, if there is one that describes this device (same
+// id, name and driver). Sets g_have_cal, g_cal and g_cal_source.
+void load_calibration() {
+    g_have_cal = false;
+    std::string hint = std::string("run medkern calibrate --device ") + g_dev.id;
+    char path[1400], why[1600];
+    if (mkcal_path(g_dev.id, g_dev.name, path, sizeof path) != 0) {
+        g_cal_source = "none (no cache directory: set MEDKERN_CACHE_DIR or HOME; " + hint + ")";
+        return;
+    }
+    mkcal_status cs = mkcal_read(path, &g_cal, why, sizeof why);
+    if (cs == MKCAL_MISSING) {
+        g_cal_source = "none (" + hint + ")";
+    } else if (cs != MKCAL_OK) {
+        g_cal_source = std::string("none (") + why + "; " + hint + ")";
+    } else if (std::strcmp(g_cal.device, g_dev.id) != 0 ||
+               std::strcmp(g_cal.device_name, g_dev.name) != 0 ||
+               std::strcmp(g_cal.driver, g_dev.driver) != 0) {
+        g_cal_source = std::string("none (") + path + " describes another device or driver; " +
+                       hint + ")";
+    } else {
+        g_have_cal = true;
+        g_cal_source = path;
+    }
+}
+
 void add_context() {
     auto add = [](const char *k, const std::string &v) { benchmark::AddCustomContext(k, v); };
     auto num = [](double v) {
@@ -180,6 +222,11 @@ void add_context() {
     add("device_capability", num(g_dev.capability_major) + "." + num(g_dev.capability_minor));
     add("device_peak_bandwidth_gbs", num(g_dev.peak_bandwidth_gbs));
     add("device_peak_tflops_f16", num(g_dev.peak_tflops_f16));
+    add("ceiling_copy_gbs", num(g_have_cal ? g_cal.copy_gbs : 0));
+    add("ceiling_gemm_tflops", num(g_have_cal ? g_cal.gemm_f16_gflops / 1e3 : 0));
+    add("ceiling_source", g_cal_source);
+    if (g_have_cal)
+        add("ceiling_measured", std::string(g_cal.date) + " with medkern " + g_cal.medkern_version);
     add("host_llc_bytes", num((double)mkb_host_llc_bytes()));
     add("host_pinned", g_pinned);
     add("shape_set", g_small && g_full ? "all" : g_small ? "small" : "full");
@@ -311,6 +358,7 @@ int mkb_main(int argc, char **argv, void (*reg)(void)) {
     if (g_opt.pin) mkb_host_pin(&g_dev, pinned, sizeof pinned);
     else std::snprintf(pinned, sizeof pinned, "no (--no-pin)");
     g_pinned = pinned;
+    load_calibration();
 
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) {

@@ -30,6 +30,11 @@
  *                    last-level cache (mkb_sets)
  *   --no-pin         do not bind the main thread (see mkb_host_pin)
  * A device that does not exist exits with status 77 (what ctest counts as skipped).
+ *
+ * Measured ceilings: when `medkern calibrate --device D` has cached the device's copy
+ * bandwidth and dense GEMM rate (tools/medkern/calibration.h; $MEDKERN_CACHE_DIR, else
+ * $XDG_CACHE_HOME/medkern, else ~/.cache/medkern), the programs read that cache (never
+ * write it) and add the bw_frac_copy / flop_frac_gemm counters and the ceiling_* context.
  */
 #ifndef MEDKERN_BENCH_MKBENCH_H
 #define MEDKERN_BENCH_MKBENCH_H
@@ -73,7 +78,10 @@ int mkb_next(mkb_state *st);
 /* Zero-based index of the current iteration (for rotating input sets). */
 int64_t mkb_iter(const mkb_state *st);
 /* Work per iteration: reported as bytes_per_second and flop_per_second (rates over the
-   manual time), and as the fraction of the device's peak when it is known. */
+   manual time), as the fraction of the device's peak when it is known (bw_util,
+   flop_util), and as the fraction of the calibrated ceilings when the device has a
+   calibration cache (bw_frac_copy: over the copy bandwidth; flop_frac_gemm: over the
+   dense f16 GEMM rate). */
 void mkb_set_bytes(mkb_state *st, double bytes_per_iter);
 void mkb_set_flops(mkb_state *st, double flops_per_iter);
 /* The op whose variant (mk_last_kernel) goes into the label at the end of the run. */
