@@ -109,7 +109,8 @@ static work work_of(const op_case *c) {
         w.flops = 4 * B * s->q_len * (double)s->context * Hq * D / 2;
         break;
     case MK_OP_QGEMM: {
-        double wb = c->qf == MK_QW4 ? H * I / 2 + H * (I / c->group) * 2 : H * I + H * 2;
+        double wb = c->qf == MK_QW4 ? H * I / 2 + H * (I / c->group) * 2
+                    : H * I + H * (c->qf == MK_QW8 ? 2 : 4);
         w.set_bytes = wb + T * I * e;
         w.bytes = w.set_bytes + T * H * e;
         w.flops = 2 * T * H * I;
@@ -120,9 +121,16 @@ static work work_of(const op_case *c) {
         w.bytes = w.set_bytes + T * H * e;
         w.flops = 2 * T * H * I;
         break;
-    case MK_OP_RMSNORM: w.set_bytes = T * H * e, w.bytes = 2 * T * H * e + H * e; break;
+    case MK_OP_RMSNORM:
+    case MK_OP_LAYERNORM: w.set_bytes = T * H * e, w.bytes = 2 * T * H * e + H * e; break;
     case MK_OP_ROPE: w.set_bytes = T * Hq * D * e, w.bytes = 2 * T * Hq * D * e + T * 4; break;
-    case MK_OP_SILU_MUL: w.set_bytes = 2 * T * I * e, w.bytes = 3 * T * I * e; break;
+    case MK_OP_SILU_MUL:
+    case MK_OP_GELU_MUL:
+    case MK_OP_ADD: w.set_bytes = 2 * T * I * e, w.bytes = 3 * T * I * e; break;
+    case MK_OP_KV_COPY_BLOCKS: /* K and V of ceil(T/BLOCK) blocks, read and written */
+        w.set_bytes = 2 * ceil_div((int64_t)T, BLOCK) * BLOCK * Hkv * kv_entry_bytes(c->kv, s->head_dim);
+        w.bytes = 2 * w.set_bytes;
+        break;
     case MK_OP_KV_APPEND:
         w.set_bytes = 2 * T * Hkv * D * e;
         w.bytes = w.set_bytes + 2 * T * Hkv * kv_entry_bytes(c->kv, s->head_dim) + T * 4;
@@ -170,8 +178,11 @@ static mk_qweight *random_qweight(mkb_state *st, res *r, const op_case *c) {
     size_t n = (size_t)d.n, k = (size_t)d.k;
     size_t groups = c->group ? k / (size_t)c->group : 1;
     if (c->qf == MK_QW4) mkb_fill_host(MK_U8, data.q, n * ((k + 1) / 2), 1, ++r->seed);
+    else if (c->qf == MK_QFP8) mkb_fill_host(MK_FP8_E4M3, data.q, n * k, 1, ++r->seed);
     else mkb_fill_host(MK_I8, data.q, n * k, 1, ++r->seed);
-    mkb_fill_host(MK_F16, data.scales, n * groups, 0.01f, ++r->seed);
+    /* scales: f16 per group for QW4/QW8, f32 per channel for QW8A8/QFP8 */
+    mkb_fill_host(c->qf == MK_QW4 || c->qf == MK_QW8 ? MK_F16 : MK_F32, data.scales, n * groups,
+                  0.01f, ++r->seed);
     mk_qweight *qw = NULL;
     mk_status s = mk_qweight_create(mkb_context(), &d, &data, &qw);
     mk_qweight_data_free(&data);
@@ -241,6 +252,7 @@ static int setup(mkb_state *st, const op_case *c, inst *in, int set, res *r) {
         ok = ok && rnd(st, r, &x->t[0], MK_F16, 1, 2, T, I, 0) && rnd(st, r, &x->t[1], MK_F16, 0.02f, 2, H, I, 0);
         break;
     case MK_OP_RMSNORM: /* t: x, w, y */
+    case MK_OP_LAYERNORM:
         if (set == 0) ok = rnd(st, r, &x->t[1], MK_F16, 1, 1, H, 0, 0) && rnd(st, r, &x->t[2], MK_F16, 1, 2, T, H, 0);
         ok = ok && rnd(st, r, &x->t[0], MK_F16, 1, 2, T, H, 0);
         break;
@@ -257,7 +269,9 @@ static int setup(mkb_state *st, const op_case *c, inst *in, int set, res *r) {
         }
         ok = ok && rnd(st, r, &x->t[0], MK_F16, 1, 3, T, Hq, D);
         break;
-    case MK_OP_SILU_MUL: /* t: gate, up, out */
+    case MK_OP_SILU_MUL: /* t: gate, up, out (a, b, out for add) */
+    case MK_OP_GELU_MUL:
+    case MK_OP_ADD:
         if (set == 0) ok = rnd(st, r, &x->t[2], MK_F16, 1, 2, T, I, 0);
         ok = ok && rnd(st, r, &x->t[0], MK_F16, 1, 2, T, I, 0) && rnd(st, r, &x->t[1], MK_F16, 1, 2, T, I, 0);
         break;
@@ -277,6 +291,22 @@ static int setup(mkb_state *st, const op_case *c, inst *in, int set, res *r) {
         }
         ok = ok && rnd(st, r, &x->t[0], MK_F16, 1, 3, T, Hkv, D) && rnd(st, r, &x->t[1], MK_F16, 1, 3, T, Hkv, D);
         break;
+    case MK_OP_KV_COPY_BLOCKS: /* t[0]: pairs (block i -> block n + i); one shared cache */
+        if (set == 0) {
+            int64_t n = ceil_div(T, BLOCK);
+            int32_t *pairs = malloc((size_t)(2 * n) * sizeof *pairs);
+            if (!pairs) {
+                mkb_fail(st, "out of host memory");
+                return 0;
+            }
+            for (int64_t i = 0; i < n; i++) pairs[2 * i] = (int32_t)i, pairs[2 * i + 1] = (int32_t)(n + i);
+            mk_kv_cache_desc d = {2 * n, BLOCK, (int)Hkv, (int)D, c->kv};
+            ok = i32(st, r, &x->t[0], pairs, 2, n, 2) &&
+                 mkb_check(st, mk_kv_cache_create(mkb_context(), &d, &x->cache), "mk_kv_cache_create");
+            if (x->cache) r->cache[r->ncache++] = x->cache;
+            free(pairs);
+        }
+        break;
     default: mkb_fail(st, "op without a benchmark"); return 0;
     }
     return ok;
@@ -294,6 +324,10 @@ static mk_status run(const op_case *c, inst *x) {
     case MK_OP_QGEMM: return mk_qgemm(ctx, &t[0], x->qw, NULL, &t[1]);
     case MK_OP_GEMM: return mk_gemm(ctx, &t[0], &t[1], NULL, &t[2]);
     case MK_OP_RMSNORM: return mk_rmsnorm(ctx, &t[0], &t[1], 1e-5f, 0, &t[2]);
+    case MK_OP_LAYERNORM: return mk_layernorm(ctx, &t[0], &t[1], NULL, 1e-5f, &t[2]);
+    case MK_OP_GELU_MUL: return mk_gelu_mul(ctx, &t[0], &t[1], 1, &t[2]);
+    case MK_OP_ADD: return mk_add(ctx, &t[0], &t[1], &t[2]);
+    case MK_OP_KV_COPY_BLOCKS: return mk_kv_cache_copy_blocks(ctx, x->cache, &t[0]);
     case MK_OP_ROPE: {
         mk_rope_params rp = {MK_ROPE_HALF, c->s.rope_theta, 0, MK_ROPE_SCALING_NONE, 1, 1, 1, 0};
         return mk_rope(ctx, &t[0], &t[1], &rp);
@@ -320,7 +354,11 @@ static void describe(const op_case *c, int nsets, char *out, size_t n) {
     case MK_OP_GEMM:
         len = snprintf(out, n, "M=%d N=%d K=%d", T, s->hidden, s->intermediate);
         break;
-    case MK_OP_RMSNORM: len = snprintf(out, n, "rows=%d n=%d", T, s->hidden); break;
+    case MK_OP_RMSNORM:
+    case MK_OP_LAYERNORM: len = snprintf(out, n, "rows=%d n=%d", T, s->hidden); break;
+    case MK_OP_KV_COPY_BLOCKS: len = snprintf(out, n, "blocks=%d Hkv=%d D=%d", (T + BLOCK - 1) / BLOCK, s->kv_heads, s->head_dim); break;
+    case MK_OP_GELU_MUL:
+    case MK_OP_ADD:
     case MK_OP_SILU_MUL: len = snprintf(out, n, "rows=%d n=%d", T, s->intermediate); break;
     case MK_OP_ROPE: len = snprintf(out, n, "T=%d H=%d D=%d", T, s->heads, s->head_dim); break;
     default: len = snprintf(out, n, "T=%d Hkv=%d D=%d", T, s->kv_heads, s->head_dim); break;
@@ -372,11 +410,17 @@ static void add_shape(const mkb_shape *s, const char *name) {
     else add(MK_OP_ATTENTION_PREFILL, "f16", s, name, 0, 0, 0);
     add(MK_OP_QGEMM, "w4g32", s, name, 0, MK_QW4, 32);
     add(MK_OP_QGEMM, "w8", s, name, 0, MK_QW8, 0);
+    add(MK_OP_QGEMM, "w8a8", s, name, 0, MK_QW8A8, 0);
+    add(MK_OP_QGEMM, "fp8", s, name, 0, MK_QFP8, 0);
     add(MK_OP_GEMM, "f16", s, name, 0, 0, 0);
     add(MK_OP_RMSNORM, "f16", s, name, 0, 0, 0);
+    add(MK_OP_LAYERNORM, "f16", s, name, 0, 0, 0);
     add(MK_OP_ROPE, "f16", s, name, 0, 0, 0);
     add(MK_OP_SILU_MUL, "f16", s, name, 0, 0, 0);
+    add(MK_OP_GELU_MUL, "f16", s, name, 0, 0, 0);
+    add(MK_OP_ADD, "f16", s, name, 0, 0, 0);
     add(MK_OP_KV_APPEND, "kv:f16", s, name, MK_F16, 0, 0);
+    add(MK_OP_KV_COPY_BLOCKS, "kv:f16", s, name, MK_F16, 0, 0);
 }
 
 /* Attention alone on one KV group: Hq = Hkv = 8, D = 128 (the classic decode kernel
