@@ -141,21 +141,21 @@ static int tuning_path(const ocl_device *dev, char *path, size_t n) {
 static ocl_tuning *tuning_load(const ocl_device *dev) {
     ocl_tuning *t = calloc(1, sizeof *t);
     if (!t) return NULL;
-    char *path = t->path, note[400] = "";
+    char *path = t->path, note[256] = "";
     int explicit_file = tuning_path(dev, t->path, sizeof t->path);
     char *text = path[0] ? read_file(path, (size_t)4 << 20) : NULL;
     if (!text) {
-        if (explicit_file) snprintf(note, sizeof note, "; tuning file %.200s not readable", path);
+        if (explicit_file) snprintf(note, sizeof note, "; tuning file %.120s not readable", path);
     } else {
         cJSON *root = cJSON_Parse(text);
         const cJSON *params = root ? cJSON_GetObjectItemCaseSensitive(root, "params") : NULL;
         const cJSON *device = root ? cJSON_GetObjectItemCaseSensitive(root, "device") : NULL;
         if (!root || !cJSON_IsObject(root)) {
-            snprintf(note, sizeof note, "; tuning file %.200s ignored: malformed JSON", path);
+            snprintf(note, sizeof note, "; tuning file %.120s ignored: malformed JSON", path);
         } else if (!cJSON_IsObject(params)) {
-            snprintf(note, sizeof note, "; tuning file %.200s ignored: no \"params\" object", path);
+            snprintf(note, sizeof note, "; tuning file %.120s ignored: no \"params\" object", path);
         } else if (cJSON_IsString(device) && strcmp(device->valuestring, dev->info.name) != 0) {
-            snprintf(note, sizeof note, "; tuning file %.200s ignored: it is for device \"%.80s\"", path,
+            snprintf(note, sizeof note, "; tuning file %.120s ignored: it is for device \"%.60s\"", path,
                      device->valuestring);
         } else {
             t->root = root;
