@@ -15,31 +15,7 @@ export MEDKERN_CACHE_DIR=$tmp/cache
 SLUG=ref-medkern-scalar-reference-host-double-accumulation
 CACHE=$MEDKERN_CACHE_DIR/calibration/$SLUG.json
 
-checks=0
-fails=0
-fail() {
-    echo "FAIL: $*" >&2
-    fails=$((fails + 1))
-}
-run() {
-    "$MK" "$@" >"$tmp/out" 2>"$tmp/err"
-    rc=$?
-}
-expect() {
-    local want=$1
-    shift
-    run "$@"
-    checks=$((checks + 1))
-    if [ "$rc" != "$want" ]; then
-        fail "medkern $* -> exit $rc, want $want; stderr: $(head -c 400 "$tmp/err")"
-        return 1
-    fi
-    return 0
-}
-has() {
-    checks=$((checks + 1))
-    grep -Eq -- "$2" "$1" || fail "$3: no line matching /$2/ in: $(head -c 800 "$1")"
-}
+. "$(dirname "$0")/../support/cli_lib.sh"
 # json_check FILE SOURCE: the fields of a calibration JSON (python3 when present).
 json_check() {
     checks=$((checks + 1))

@@ -10,39 +10,7 @@ trap 'rm -rf "$tmp"' EXIT
 unset MEDKERN_KERNELS
 
 OPS="attention_prefill attention_decode kv_append kv_copy_blocks qgemm gemm rmsnorm layernorm rope silu_mul gelu_mul add"
-checks=0
-fails=0
-fail() {
-    echo "FAIL: $*" >&2
-    fails=$((fails + 1))
-}
-
-# run ARGS...: runs medkern, leaves the exit code in $rc, stdout in $tmp/out, stderr in $tmp/err
-run() {
-    "$MK" "$@" >"$tmp/out" 2>"$tmp/err"
-    rc=$?
-}
-# expect WANT_RC ARGS...
-expect() {
-    local want=$1
-    shift
-    run "$@"
-    checks=$((checks + 1))
-    if [ "$rc" != "$want" ]; then
-        fail "medkern $* -> exit $rc, want $want; stderr: $(head -c 400 "$tmp/err")"
-        return 1
-    fi
-    return 0
-}
-# has FILE PATTERN WHAT: an extended regex must match a line of FILE
-has() {
-    checks=$((checks + 1))
-    grep -Eq -- "$2" "$1" || fail "$3: no line matching /$2/ in: $(head -c 600 "$1")"
-}
-hasnt() {
-    checks=$((checks + 1))
-    ! grep -Eq -- "$2" "$1" || fail "$3: unexpected line matching /$2/"
-}
+. "$(dirname "$0")/../support/cli_lib.sh"
 
 # ---- top level
 expect 0 --help && {

@@ -18,35 +18,7 @@ D=${MEDKERN_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/data/compare
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-checks=0
-fails=0
-fail() {
-    echo "FAIL: $*" >&2
-    fails=$((fails + 1))
-}
-run() {
-    "$MK" "$@" >"$tmp/out" 2>"$tmp/err"
-    rc=$?
-}
-expect() {
-    local want=$1
-    shift
-    run "$@"
-    checks=$((checks + 1))
-    if [ "$rc" != "$want" ]; then
-        fail "medkern $* -> exit $rc, want $want; stderr: $(head -c 400 "$tmp/err")"
-        return 1
-    fi
-    return 0
-}
-has() {
-    checks=$((checks + 1))
-    grep -Eq -- "$2" "$1" || fail "$3: no line matching /$2/ in: $(head -c 1500 "$1")"
-}
-hasnt() {
-    checks=$((checks + 1))
-    ! grep -Eq -- "$2" "$1" || fail "$3: unexpected line matching /$2/"
-}
+. "$(dirname "$0")/../support/cli_lib.sh"
 # row NAME REST: the table row of benchmark NAME matches "| NAME | REST"
 row() {
     has "$tmp/out" "^\| $1 \| $2" "$3"
