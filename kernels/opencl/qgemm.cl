@@ -3,21 +3,22 @@
  * ocl_qgemm.c, and the activation pre-passes.
  *
  * Packed weight layout (built on the host, see ocl_qgemm.c): rows padded to a multiple of
- * QG_R = 4 and K to a whole number of 16-byte chunks (32 codes for W4, 16 for the 8-bit
- * formats; padding codes are 0). Codes are stored [N/4][K chunks][4 rows][16 bytes], so
- * the 4 rows a GEMV work-group reduces are one contiguous stream and each work-item's
- * 16-byte load holds consecutive K of one row (W4: element k in the low nibble when k
- * is even, as in the canonical layout). Scales (and W4 zero points) are
- * [N/4][groups][4 rows]: f16 bits for W4/W8, f32 for W8A8/FP8. A chunk never crosses a
- * scale group (groups are 32, 64 or 128 long).
+ * QG_R = 64 and K to a whole number of 16-byte chunks (32 codes for W4, 16 for the 8-bit
+ * formats; padding codes are 0). A chunk is 4 32-bit words; codes are stored as words
+ * [N/64][K chunks][4 words][64 rows], so the work-items of a GEMV work-group (one per
+ * row) load consecutive words at the same time (W4: within a word, element k in the low
+ * nibble when k is even, as in the canonical layout). Scales (and W4 zero points) are
+ * [N/64][groups][64 rows]: f16 bits for W4/W8, f32 for W8A8/FP8. A chunk never crosses
+ * a scale group (groups are 32, 64 or 128 long).
  *
  * x is either the caller's tensor (row stride x_s0), or, with a K permutation, the
  * permuted copy qg_permute_x writes to scratch (row stride Kp, zero padded). W8A8/FP8
  * read codes and per-token scales written by qg_quant_act with the reference's exact
  * rule (amax / 127 or / 448, codes of x / scale by round to nearest even).
  *
- * Kernels: qgemv (M <= QG_MB: one work-group per 4 rows, K split over the work-items
- * and reduced in local memory in a fixed order) and qgemm_tiled (64x64 output tiles,
+ * Kernels: qgemv (M <= QG_MB: one work-item per output row over the whole K, no
+ * reduction; a barrier per chunk keeps every work-item in step, which lets PoCL
+ * vectorize across work-items inside the K loop) and qgemm_tiled (64x64 output tiles,
  * K steps of 32 staged in local memory, 4x4 outputs per work-item).
  *
  * Build options: QG_FMT (1 W4, 2 W8, 3 W8A8, 4 FP8), T_IN (dtype code of x, y, bias:
@@ -28,7 +29,7 @@
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
 #endif
 
-#define QG_R 4
+#define QG_R 64 /* rows per packed tile (ocl_qgemm.c: QG_R) */
 #define QG_W4 (QG_FMT == 1)
 #define QG_A8 (QG_FMT == 3)
 #define QG_F8 (QG_FMT == 4)
@@ -102,56 +103,50 @@ __kernel void qg_quant_act(__global const in_t *x, ulong x_off, long x_s0,
 /* ------------------------------------------------------------ GEMV (small M) */
 
 #ifdef QG_MB
+#define QG_SUB (QG_R / QG_NT) /* work-groups per row tile */
 __kernel __attribute__((reqd_work_group_size(QG_NT, 1, 1))) void qgemv(
     __global const uint *wq, __global const qs_t *wsc, __global const uchar *wz,
     __global const in_t *x, ulong x_off, long x_s0, __global const uchar *xq,
     __global const float *xs, int M, int N, int K, int KC, int G,
     __global in_t *y, ulong y_off, __global const in_t *bias, ulong bias_off, int has_bias) {
-    __local float red[QG_MB * QG_R * QG_NT];
-    const int lid = (int)get_local_id(0), tile = (int)get_group_id(0);
-    wq += (long)tile * KC * QG_R * 4;
+    /* one work-item per output row, the whole K; the loop over chunks has a uniform trip
+       count, so a CPU driver can vectorize across the work-items (consecutive rows read
+       consecutive words) */
+    const int lid = (int)get_local_id(0), grp = (int)get_group_id(0);
+    const int tile = grp / QG_SUB, r = (grp % QG_SUB) * QG_NT + lid, n = tile * QG_R + r;
+    __global const uint *wt = wq + (long)tile * KC * 4 * QG_R + r;
 #if QG_A8
-    int acc[QG_MB][QG_R];
+    int acc[QG_MB];
 #else
-    float acc[QG_MB][QG_R];
+    float acc[QG_MB];
 #endif
-    for (int m = 0; m < QG_MB; m++)
-        for (int r = 0; r < QG_R; r++) acc[m][r] = 0;
+    for (int m = 0; m < QG_MB; m++) acc[m] = 0;
 
-    for (int c = lid; c < KC; c += QG_NT) {
-        uint4 w[QG_R];
-        for (int r = 0; r < QG_R; r++) w[r] = vload4((c * QG_R + r), wq);
+    for (int c = 0; c < KC; c++) {
+        __global const uint *wc = wt + (long)c * 4 * QG_R;
+        const uint wa[4] = {wc[0], wc[QG_R], wc[2 * QG_R], wc[3 * QG_R]};
         const int k0 = c * QG_KCB;
 #if !(QG_A8 || QG_F8)
-        float s[QG_R];
-        int z[QG_R];
         const int g = QG_GS ? k0 / QG_GS : 0;
-        for (int r = 0; r < QG_R; r++) {
-            s[r] = QG_LDS(wsc, ((long)tile * G + g) * QG_R + r);
+        const float s = QG_LDS(wsc, ((long)tile * G + g) * QG_R + r);
 #if QG_W4
-            z[r] = QG_ASYM ? (int)wz[((long)tile * G + g) * QG_R + r] : 8;
-#else
-            z[r] = 0;
+        const int z = QG_ASYM ? (int)wz[((long)tile * G + g) * QG_R + r] : 8;
 #endif
-        }
 #endif
         for (int m = 0; m < QG_MB; m++) {
             if (m >= M) break;
 #if QG_A8 || QG_F8
-            /* 16 activation codes against 16 weight codes per row */
             uint4 a = vload4(0, (__global const uint *)(xq + (long)m * KC * 16 + k0));
-            for (int r = 0; r < QG_R; r++) {
-                uint wa[4] = {w[r].s0, w[r].s1, w[r].s2, w[r].s3}, aa[4] = {a.s0, a.s1, a.s2, a.s3};
-                for (int i = 0; i < 4; i++)
-                    for (int j = 0; j < 4; j++) {
+            uint aa[4] = {a.s0, a.s1, a.s2, a.s3};
+            for (int i = 0; i < 4; i++)
+                for (int j = 0; j < 4; j++) {
 #if QG_A8
-                        acc[m][r] += (int)(char)(aa[i] >> (8 * j)) * (int)(char)(wa[i] >> (8 * j));
+                    acc[m] += (int)(char)(aa[i] >> (8 * j)) * (int)(char)(wa[i] >> (8 * j));
 #else
-                        acc[m][r] = fma(mk_fp8_to_f32((uchar)(aa[i] >> (8 * j))),
-                                        mk_fp8_to_f32((uchar)(wa[i] >> (8 * j))), acc[m][r]);
+                    acc[m] = fma(mk_fp8_to_f32((uchar)(aa[i] >> (8 * j))),
+                                 mk_fp8_to_f32((uchar)(wa[i] >> (8 * j))), acc[m]);
 #endif
-                    }
-            }
+                }
 #else
             float xv[QG_KCB];
             __global const in_t *xr = x + x_off + (long)m * x_s0 + k0;
@@ -174,52 +169,35 @@ __kernel __attribute__((reqd_work_group_size(QG_NT, 1, 1))) void qgemv(
             } else {
                 for (int i = 0; i < QG_KCB; i++) xv[i] = k0 + i < K ? LOADF(xr, i) : 0.0f;
             }
-            for (int r = 0; r < QG_R; r++) {
-                uint wa[4] = {w[r].s0, w[r].s1, w[r].s2, w[r].s3};
-                float dot = 0.0f;
+            float dot = 0.0f;
 #if QG_W4
-                for (int i = 0; i < 4; i++)
-                    for (int j = 0; j < 8; j++)
-                        dot = fma(xv[8 * i + j], (float)((int)((wa[i] >> (4 * j)) & 15u) - z[r]), dot);
+            for (int i = 0; i < 4; i++)
+                for (int j = 0; j < 8; j++)
+                    dot = fma(xv[8 * i + j], (float)((int)((wa[i] >> (4 * j)) & 15u) - z), dot);
 #else
-                for (int i = 0; i < 4; i++)
-                    for (int j = 0; j < 4; j++)
-                        dot = fma(xv[4 * i + j], (float)(char)(wa[i] >> (8 * j)), dot);
+            for (int i = 0; i < 4; i++)
+                for (int j = 0; j < 4; j++)
+                    dot = fma(xv[4 * i + j], (float)(char)(wa[i] >> (8 * j)), dot);
 #endif
-                acc[m][r] = fma(s[r], dot, acc[m][r]);
-            }
+            acc[m] = fma(s, dot, acc[m]);
 #endif
         }
-    }
-
-    /* Reduce the QG_MB x QG_R partial sums over the work-items (fixed tree order). */
-#if QG_A8
-    __local int *redi = (__local int *)red;
-#define QG_RED redi
-#else
-#define QG_RED red
-#endif
-    for (int m = 0; m < QG_MB; m++)
-        for (int r = 0; r < QG_R; r++) QG_RED[(m * QG_R + r) * QG_NT + lid] = acc[m][r];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int st = QG_NT / 2; st > 0; st >>= 1) {
-        if (lid < st)
-            for (int i = 0; i < QG_MB * QG_R; i++) QG_RED[i * QG_NT + lid] += QG_RED[i * QG_NT + lid + st];
+        /* a uniform barrier per chunk: the driver's work-item loop then runs inside the
+           chunk loop, where it vectorizes across the rows */
         barrier(CLK_LOCAL_MEM_FENCE);
     }
-    if (lid < QG_MB * QG_R) {
-        const int m = lid / QG_R, r = lid % QG_R, n = tile * QG_R + r;
-        if (m < M && n < N) {
+
+    if (n < N)
+        for (int m = 0; m < QG_MB; m++) {
+            if (m >= M) break;
 #if QG_A8 || QG_F8
-            float v = xs[m] * wsc[n] * (float)QG_RED[lid * QG_NT];
+            float v = xs[m] * wsc[n] * (float)acc[m];
 #else
-            float v = QG_RED[lid * QG_NT];
+            float v = acc[m];
 #endif
             if (has_bias) v += LOADF(bias + bias_off, n);
             STOREF(y + y_off, (long)m * N + n, v);
         }
-    }
-#undef QG_RED
 }
 #endif
 
@@ -274,7 +252,7 @@ __kernel __attribute__((reqd_work_group_size(256, 1, 1))) void qgemm_tiled(
             float s = 0.0f;
             int z = 8;
             if (gn < N) {
-                u = wq[(((long)tile * KC + c) * QG_R + r) * 4 + wi];
+                u = wq[(((long)tile * KC + c) * 4 + wi) * QG_R + r];
                 int g = k0 / QG_GS;
                 s = QG_LDS(wsc, ((long)tile * G + g) * QG_R + r);
                 z = QG_ASYM ? (int)wz[((long)tile * G + g) * QG_R + r] : 8;
@@ -287,7 +265,7 @@ __kernel __attribute__((reqd_work_group_size(256, 1, 1))) void qgemm_tiled(
             int n = e / 8, cw = e % 8, gn = n0 + n, c = k0 / 16 + cw / 4, wi = cw % 4;
             int tile = gn / QG_R, r = gn % QG_R;
             uint u = 0;
-            if (gn < N && c < KC) u = wq[(((long)tile * KC + c) * QG_R + r) * 4 + wi];
+            if (gn < N && c < KC) u = wq[(((long)tile * KC + c) * 4 + wi) * QG_R + r];
 #if QG_FMT == 2
             float s = 0.0f;
             if (gn < N) s = QG_LDS(wsc, ((long)tile * G + (QG_GS ? k0 / QG_GS : 0)) * QG_R + r);

@@ -1,7 +1,7 @@
 /*
  * OpenCL quantized GEMM: weight packing (the backend's qweight hooks) and two variants,
- *   opencl.qgemv        M <= 8: one work-group per 4 output rows, K split over the
- *                       work-items and reduced in local memory (decode-time GEMV);
+ *   opencl.qgemv        M <= 8: one work-item per output row over the whole K, the
+ *                       rows of a 64-row tile read as interleaved words (decode GEMV);
  *   opencl.qgemm_tiled  any M: 64x64 output tiles, K staged in local memory.
  * Kernels in kernels/opencl/qgemm.cl; the packed layout is described there.
  *
@@ -18,7 +18,7 @@
 #include "mkref.h"
 #include "ocl_scratch.h"
 
-#define QG_R 4       /* rows per packed tile (kernels: QG_R)  */
+#define QG_R 64      /* rows per packed tile (kernels: QG_R)  */
 #define QG_GEMV_MAX_M 8
 
 typedef struct {
@@ -36,7 +36,9 @@ static size_t scale_size(const mk_qweight_desc *d) {
 
 /* Byte offsets of the packed arrays. */
 static size_t packed_q_at(const ocl_qw *w, int64_t n, int c, int b) {
-    return ((((size_t)(n / QG_R) * w->kc + (size_t)c) * QG_R + (size_t)(n % QG_R)) * 16) + (size_t)b;
+    /* 32-bit words [N/QG_R][kc][4][QG_R]: consecutive rows hold consecutive words */
+    return ((((size_t)(n / QG_R) * w->kc + (size_t)c) * 4 + (size_t)(b / 4)) * QG_R + (size_t)(n % QG_R)) * 4 +
+           (size_t)(b % 4);
 }
 static size_t packed_group_at(const ocl_qw *w, int64_t n, int64_t g) {
     return ((size_t)(n / QG_R) * w->groups + (size_t)g) * QG_R + (size_t)(n % QG_R);
@@ -77,7 +79,7 @@ mk_status ocl_qweight_create(mk_context *ctx, mk_qweight *qw, const mk_qweight_d
         const uint8_t *src = (const uint8_t *)data->q + (size_t)n * row_bytes;
         for (int c = 0; c < w->kc; c++) {
             size_t from = (size_t)c * 16, len = from + 16 <= row_bytes ? 16 : row_bytes - from;
-            memcpy(q + packed_q_at(w, n, c, 0), src + from, len); /* the rest stays 0 */
+            for (size_t b = 0; b < len; b++) q[packed_q_at(w, n, c, (int)b)] = src[from + b]; /* the rest stays 0 */
         }
         for (int64_t g = 0; g < w->groups; g++) {
             memcpy(sc + packed_group_at(w, n, g) * es,
@@ -128,7 +130,7 @@ mk_status ocl_qweight_read(const mk_qweight *qw, mk_qweight_data *out) {
         uint8_t *dst = (uint8_t *)out->q + (size_t)n * row_bytes;
         for (int c = 0; c < w->kc; c++) {
             size_t from = (size_t)c * 16, len = from + 16 <= row_bytes ? 16 : row_bytes - from;
-            memcpy(dst + from, q + packed_q_at(w, n, c, 0), len);
+            for (size_t b = 0; b < len; b++) dst[from + b] = q[packed_q_at(w, n, c, (int)b)];
         }
         for (int64_t g = 0; g < w->groups; g++) {
             memcpy((uint8_t *)out->scales + ((size_t)n * w->groups + (size_t)g) * es,
@@ -156,13 +158,14 @@ static int division_mode(const mk_context *ctx) {
 
 static int needs_act_quant(const mk_qweight_desc *d) { return d->format == MK_QW8A8 || d->format == MK_QFP8; }
 
-/* GEMV work-group size: the tuned value as a power of two in [16, 256], shrunk to the
-   device's limits (its reduction buffer holds mb x 4 floats per work-item). */
+/* GEMV work-group size (one work-item per row): the tuned value as a power of two in
+   [16, QG_R] (it divides the row tile), shrunk to the device's limit. */
 static int gemv_threads(const mk_context *ctx, int mb) {
     const ocl_device *dev = ocl_of(ctx)->dev;
     int nt = ocl_param(ctx, "qgemm", "gemv_wg", 64, NULL), p = 16;
-    while (p * 2 <= nt && p < 256) p *= 2;
-    while (p > 1 && ((size_t)p > dev->max_wg || (size_t)p * mb * QG_R * 4 > dev->local_mem)) p /= 2;
+    (void)mb;
+    while (p * 2 <= nt && p < QG_R) p *= 2;
+    while (p > 1 && (size_t)p > dev->max_wg) p /= 2;
     return p;
 }
 
@@ -244,7 +247,7 @@ static mk_status qgemm_run(mk_context *ctx, const mk_op_args *a, int gemv) {
                       OCL_ARG(mb_), OCL_ARG(ob),  OCL_ARG(has_bias)};
     int nargs = (int)(sizeof args / sizeof args[0]);
     if (gemv) {
-        size_t g[1] = {(size_t)nt * (size_t)(w->np / QG_R)}, l[1] = {(size_t)nt};
+        size_t g[1] = {(size_t)w->np}, l[1] = {(size_t)nt};
         return ocl_launch(ctx, k, name, nargs, args, 1, g, l);
     }
     size_t g[2] = {256 * (size_t)((d->n + 63) / 64), (size_t)((M + 63) / 64)}, l[2] = {256, 1};
@@ -256,7 +259,7 @@ static mk_status tiled_run(mk_context *ctx, const mk_op_args *a) { return qgemm_
 
 static const mk_kernel k_qgemv = {
     MK_OP_QGEMM, "opencl.qgemv", "opencl", 20,
-    "GEMV for M <= 8: 4 rows per work-group, 16-byte weight loads, K reduced in local memory",
+    "GEMV for M <= 8: a work-item per output row, rows' weight words interleaved per 64-row tile",
     gemv_supports, gemv_run};
 
 static const mk_kernel k_qgemm_tiled = {
