@@ -26,6 +26,14 @@ mk_status mk_kv_cache_create(mk_context *ctx, const mk_kv_cache_desc *desc, mk_k
         mk_kv_cache_destroy(c);
         return s;
     }
+    /* a new cache reads as zeros (not leftover memory): deterministic for reads of blocks
+       never written, and no NaN garbage in unwritten slots */
+    if ((s = mk_buffer_fill(c->k, 0, 0, bytes)) != MK_OK || (s = mk_buffer_fill(c->v, 0, 0, bytes)) != MK_OK ||
+        (c->k_scale && (s = mk_buffer_fill(c->k_scale, 0, 0, slots * sizeof(float))) != MK_OK) ||
+        (c->v_scale && (s = mk_buffer_fill(c->v_scale, 0, 0, slots * sizeof(float))) != MK_OK)) {
+        mk_kv_cache_destroy(c);
+        return s;
+    }
     *out = c;
     return MK_OK;
 }

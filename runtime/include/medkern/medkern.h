@@ -217,7 +217,8 @@ MK_API mk_status mk_attention_prefill(mk_context *ctx, const mk_tensor *q, const
  * (NHD). dtype F32, F16, BF16 store values; I8 and FP8_E4M3 store quantized values
  * with one f32 scale per (slot, kv head): x = scale * q, scale = amax/127 (I8) or
  * amax/448 (FP8), q = round_to_nearest_even(x/scale) (I8, clamped to +-127) or
- * fp8(x/scale); an all-zero vector stores scale 0 and q 0.
+ * fp8(x/scale); an all-zero vector stores scale 0 and q 0. A new cache is zero-filled
+ * (values and scales), so a slot never written reads as 0.
  */
 typedef struct {
     int64_t num_blocks;
