@@ -14,6 +14,8 @@ packages=(
   libbenchmark-dev                              # Google Benchmark (bench/)
   libbenchmark-tools python3-scipy              # its compare.py, cross-checks `medkern compare`
   python3                                       # test scripts validate JSON with it
+  valgrind                                      # memcheck stage: tools/run-sanitizers.sh
+  clang libclang-rt-14-dev                      # libFuzzer targets: tools/run-fuzz.sh
 )
 if [ "${MEDKERN_SETUP_EXTRA:-}" != "" ]; then
   read -r -a extra <<<"$MEDKERN_SETUP_EXTRA"

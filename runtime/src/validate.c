@@ -92,6 +92,12 @@ static mk_status check_tensor(const mk_context *ctx, const mk_tensor *t, const c
     size_t es = mk_dtype_size(t->dtype), bytes;
     if (t->offset % es) FAIL("%s.offset (%zu) is not a multiple of the element size %zu", name, t->offset, es);
     if (!tensor_extent(t, &bytes)) FAIL("%s: the byte size of its shape overflows", name);
+    /* stride-0 dims pass the extent check at any size: bound the element count too, so
+       that row and element counts (mk__tensor_rows, mk__tensor_numel) fit */
+    int64_t numel = 1;
+    for (int i = 0; i < t->ndim; i++)
+        if (__builtin_mul_overflow(numel, t->shape[i], &numel))
+            FAIL("%s: the element count of its shape overflows", name);
     if (t->offset > t->buf->bytes || bytes > t->buf->bytes - t->offset)
         FAIL("%s extends past the end of its buffer (%zu bytes from offset %zu, buffer has %zu)",
              name, bytes, t->offset, t->buf->bytes);

@@ -217,7 +217,11 @@ int ocl_param(const mk_context *ctx, const char *op, const char *param, int fall
     if (t->params) {
         const cJSON *o = cJSON_GetObjectItemCaseSensitive(t->params, op);
         const cJSON *v = cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, param) : NULL;
-        if (cJSON_IsNumber(v) && v->valuedouble == (double)(int)v->valuedouble) {
+        /* a positive int-valued number only (as mk_param_set accepts); the range check
+           comes first, converting a double outside int's range (1e20) is undefined.
+           Anything else falls through to the defaults. */
+        if (cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble <= 65536 &&
+            v->valuedouble == (double)(int)v->valuedouble) {
             if (source) *source = t->src_file;
             return (int)v->valuedouble;
         }
