@@ -21,15 +21,6 @@
 static mk_context *ctx;
 static const mk_dtype DT[3] = {MK_F32, MK_F16, MK_BF16};
 
-static void *xmalloc(size_t n) {
-    void *p = malloc(n ? n : 1);
-    if (!p) {
-        fprintf(stderr, "out of memory\n");
-        exit(2);
-    }
-    return p;
-}
-
 /* ------------------------------------------------------------ host/device data */
 
 /* A guarded device buffer of n random elements of dtype t, with its host copies. */
@@ -42,8 +33,8 @@ typedef struct {
 } hostdev;
 
 static hostdev hd_random(mkref_rng *r, mk_dtype t, size_t n, float std) {
-    hostdev h = {t, n, n * mk_dtype_size(t), xmalloc(n * sizeof(float)), NULL, NULL};
-    h.raw = xmalloc(h.bytes);
+    hostdev h = {t, n, n * mk_dtype_size(t), mkt_alloc(n * sizeof(float)), NULL, NULL};
+    h.raw = mkt_alloc(h.bytes);
     mkt_fill_normal(r, h.f, n, std, 4.0f);
     mkt_round(t, h.f, n);
     for (size_t i = 0; i < n; i++) mkref_store(t, h.raw, (int64_t)i, h.f[i]);
@@ -60,7 +51,7 @@ static void hd_free(hostdev *h) {
 
 /* The device buffer must still hold exactly `want` (h->bytes) and its guard. */
 static void expect_bytes(const hostdev *h, const uint8_t *want, const char *what) {
-    uint8_t *got = xmalloc(h->bytes);
+    uint8_t *got = mkt_alloc(h->bytes);
     mkt_checks++;
     if (mk_buffer_read(h->buf, 0, got, h->bytes) != MK_OK) {
         mkt_fail_at(__FILE__, __LINE__, "%s: read failed: %s", what, mk_last_error());
@@ -88,7 +79,7 @@ static mk_tensor view(const hostdev *h, size_t off_elems, int nd, const int64_t 
 /* The elements of a view (row-major over its shape) from the host floats of its buffer. */
 static float *gather(const hostdev *h, const mk_tensor *t) {
     size_t n = mkt_numel(t), off0 = t->offset / mk_dtype_size(t->dtype);
-    float *out = xmalloc(n * sizeof(float));
+    float *out = mkt_alloc(n * sizeof(float));
     int64_t idx[4] = {0, 0, 0, 0};
     for (size_t i = 0; i < n; i++) {
         int64_t off = (int64_t)off0;
@@ -136,7 +127,7 @@ static void expect_exact(const char *what, const float *got, const float *want, 
 /* Downloads a (poisoned, guarded, contiguous) output and compares it with want. */
 static void check_output(const char *what, const mk_tensor *out, const float *want) {
     size_t n = mkt_numel(out);
-    float *got = xmalloc(n * sizeof(float));
+    float *got = mkt_alloc(n * sizeof(float));
     mkt_download(out, got);
     expect_exact(what, got, want, n);
     free(got);
@@ -161,7 +152,7 @@ static void test_gemm(mk_dtype t, int with_bias, uint64_t salt) {
     mk_tensor y = mkt_output(ctx, t, 2, (int64_t[]){M, N});
     MKT_OK(mk_gemm(ctx, &x, &w, with_bias ? &b : NULL, &y));
     expect_ref_kernel(MK_OP_GEMM);
-    float *fx = gather(&hx, &x), *fw = gather(&hw, &w), *want = xmalloc((size_t)(M * N) * sizeof(float));
+    float *fx = gather(&hx, &x), *fw = gather(&hw, &w), *want = mkt_alloc((size_t)(M * N) * sizeof(float));
     mkref_gemm(fx, fw, with_bias ? hb.f : NULL, M, N, K, want);
     round_out(t, want, (size_t)(M * N));
     char what[96];
@@ -188,7 +179,7 @@ static void test_rmsnorm(mk_dtype t, int plus_one, uint64_t salt) {
     const float eps = 1e-5f;
     MKT_OK(mk_rmsnorm(ctx, &x, &w, eps, plus_one, &y));
     expect_ref_kernel(MK_OP_RMSNORM);
-    float *fx = gather(&hx, &x), *want = xmalloc((size_t)(A * Bd * N) * sizeof(float));
+    float *fx = gather(&hx, &x), *want = mkt_alloc((size_t)(A * Bd * N) * sizeof(float));
     mkref_rmsnorm(fx, hw.f, A * Bd, N, eps, plus_one, want);
     round_out(t, want, (size_t)(A * Bd * N));
     char what[96];
@@ -202,10 +193,10 @@ static void test_rmsnorm(mk_dtype t, int plus_one, uint64_t salt) {
     const int64_t R = 6;
     hostdev hi = hd_random(&r, t, (size_t)(R * N + 20), 2.0f);
     mk_tensor xi = view(&hi, 8, 2, (int64_t[]){R, N}, (int64_t[]){N, 1});
-    float *fi = gather(&hi, &xi), *wi = xmalloc((size_t)(R * N) * sizeof(float));
+    float *fi = gather(&hi, &xi), *wi = mkt_alloc((size_t)(R * N) * sizeof(float));
     mkref_rmsnorm(fi, hw.f, R, N, eps, plus_one, wi);
     round_out(t, wi, (size_t)(R * N));
-    uint8_t *expect = xmalloc(hi.bytes);
+    uint8_t *expect = mkt_alloc(hi.bytes);
     memcpy(expect, hi.raw, hi.bytes);
     scatter_raw(expect, &xi, wi);
     MKT_OK(mk_rmsnorm(ctx, &xi, &w, eps, plus_one, &xi));
@@ -228,7 +219,7 @@ static void test_layernorm(mk_dtype t, int with_b, uint64_t salt) {
     const float eps = 1e-6f;
     MKT_OK(mk_layernorm(ctx, &x, &w, with_b ? &b : NULL, eps, &y));
     expect_ref_kernel(MK_OP_LAYERNORM);
-    float *fx = gather(&hx, &x), *want = xmalloc((size_t)(R * N) * sizeof(float));
+    float *fx = gather(&hx, &x), *want = mkt_alloc((size_t)(R * N) * sizeof(float));
     mkref_layernorm(fx, hw.f, with_b ? hb.f : NULL, R, N, eps, want);
     round_out(t, want, (size_t)(R * N));
     char what[96];
@@ -257,7 +248,7 @@ static void test_rope(mk_dtype t, mk_rope_params p, uint64_t salt) {
     mkref_rope(fk, pos, T, (int)Hkv, (int)D, &p);
     round_out(t, fq, (size_t)(T * Hq * D));
     round_out(t, fk, (size_t)(T * Hkv * D));
-    uint8_t *expect = xmalloc(h.bytes);
+    uint8_t *expect = mkt_alloc(h.bytes);
     memcpy(expect, h.raw, h.bytes);
     scatter_raw(expect, &q, fq);
     scatter_raw(expect, &k, fk);
@@ -294,7 +285,7 @@ static void test_binary(mk_op op, mk_dtype t, int approximate, uint64_t salt) {
     MKT_CHECK(s == MK_OK, "%s: %s", mk_op_name(op), mk_last_error());
     expect_ref_kernel(op);
     const size_t n = (size_t)(R * N);
-    float *fg = gather(&hg, &g), *fu = gather(&hu, &u), *want = xmalloc(n * sizeof(float));
+    float *fg = gather(&hg, &g), *fu = gather(&hu, &u), *want = mkt_alloc(n * sizeof(float));
     if (op == MK_OP_SILU_MUL) mkref_silu_mul(fg, fu, (int64_t)n, want);
     else if (op == MK_OP_GELU_MUL) mkref_gelu_mul(fg, fu, (int64_t)n, approximate, want);
     else mkref_add(fg, fu, (int64_t)n, want);
@@ -317,12 +308,12 @@ static void test_add_in_place(mk_dtype t, int which, uint64_t salt) {
     hostdev ha = hd_random(&r, t, n + 16, 1.0f), hb = hd_random(&r, t, n, 1.0f);
     mk_tensor a = view(&ha, 16, 2, (int64_t[]){R, N}, (int64_t[]){N, 1});
     mk_tensor b = view(&hb, 0, 2, (int64_t[]){R, N}, (int64_t[]){N, 1});
-    float *fa = gather(&ha, &a), *fb = gather(&hb, &b), *want = xmalloc(n * sizeof(float));
+    float *fa = gather(&ha, &a), *fb = gather(&hb, &b), *want = mkt_alloc(n * sizeof(float));
     mkref_add(fa, fb, (int64_t)n, want);
     round_out(t, want, n);
     hostdev *target = which ? &hb : &ha;
     mk_tensor *tt = which ? &b : &a;
-    uint8_t *expect = xmalloc(target->bytes);
+    uint8_t *expect = mkt_alloc(target->bytes);
     memcpy(expect, target->raw, target->bytes);
     scatter_raw(expect, tt, want);
     MKT_OK(mk_add(ctx, &a, &b, tt));
@@ -355,7 +346,7 @@ static void test_prefill_fused(mk_dtype t, int64_t Hq, int64_t Hkv, int64_t D, u
     expect_ref_kernel(MK_OP_ATTENTION_PREFILL);
     float *fq = gather(&h, &q), *fk = gather(&h, &k), *fv = gather(&h, &v);
     size_t no = (size_t)(T * Hq * D);
-    float *want = xmalloc(no * sizeof(float)), *wl = xmalloc((size_t)(T * Hq) * sizeof(float));
+    float *want = mkt_alloc(no * sizeof(float)), *wl = mkt_alloc((size_t)(T * Hq) * sizeof(float));
     mkref_attention_prefill(fq, fk, fv, cu, cu, 3, (int)Hq, (int)Hkv, (int)D, &p, want, wl);
     round_out(t, want, no);
     char what[128];
@@ -391,13 +382,13 @@ static void test_prefill_cross(mk_dtype t, uint64_t salt) {
         mk_tensor lse = mkt_output(ctx, MK_F32, 2, (int64_t[]){T, Hq});
         MKT_OK(mk_attention_prefill(ctx, &q, &k, &v, &cq, &ck, &ps[i], &out, &lse));
         size_t no = (size_t)(T * Hq * D);
-        float *want = xmalloc(no * sizeof(float)), *wl = xmalloc((size_t)(T * Hq) * sizeof(float));
+        float *want = mkt_alloc(no * sizeof(float)), *wl = mkt_alloc((size_t)(T * Hq) * sizeof(float));
         mkref_attention_prefill(hq.f, hk.f, hv.f, cq_v, ck_v, 3, (int)Hq, (int)Hkv, (int)D, &ps[i], want, wl);
         round_out(t, want, no);
         char what[128];
         snprintf(what, sizeof what, "prefill %s Sq!=Sk params #%d", mk_dtype_name(t), i);
         check_output(what, &out, want);
-        float *got = xmalloc(no * sizeof(float)), gl[6 * 6];
+        float *got = mkt_alloc(no * sizeof(float)), gl[6 * 6];
         mkt_download(&out, got);
         mkt_download(&lse, gl);
         expect_exact("prefill Sq!=Sk lse", gl, wl, (size_t)(T * Hq));
@@ -426,10 +417,10 @@ static mirror mirror_new(mk_kv_cache_desc d) {
     m.kv_bytes = slots * (size_t)d.head_dim * mk_dtype_size(d.dtype);
     m.scale_floats = quant ? slots : 0;
     m.h.desc = d;
-    m.h.k = xmalloc(m.kv_bytes);
-    m.h.v = xmalloc(m.kv_bytes);
-    m.h.k_scale = quant ? xmalloc(slots * sizeof(float)) : NULL;
-    m.h.v_scale = quant ? xmalloc(slots * sizeof(float)) : NULL;
+    m.h.k = mkt_alloc(m.kv_bytes);
+    m.h.v = mkt_alloc(m.kv_bytes);
+    m.h.k_scale = quant ? mkt_alloc(slots * sizeof(float)) : NULL;
+    m.h.v_scale = quant ? mkt_alloc(slots * sizeof(float)) : NULL;
     return m;
 }
 
@@ -441,8 +432,8 @@ static void mirror_free(mirror *m) {
 static void expect_cache(const mk_kv_cache *c, const mirror *m, const char *what) {
     const mk_kv_cache_desc d = m->h.desc;
     size_t bb = m->kv_bytes / (size_t)d.num_blocks, sf = m->scale_floats / (size_t)d.num_blocks;
-    uint8_t *k = xmalloc(bb), *v = xmalloc(bb);
-    float *ks = xmalloc((sf ? sf : 1) * sizeof(float)), *vs = xmalloc((sf ? sf : 1) * sizeof(float));
+    uint8_t *k = mkt_alloc(bb), *v = mkt_alloc(bb);
+    float *ks = mkt_alloc((sf ? sf : 1) * sizeof(float)), *vs = mkt_alloc((sf ? sf : 1) * sizeof(float));
     int bad = 0;
     for (int64_t b = 0; b < d.num_blocks && !bad; b++) {
         MKT_OK(mk_kv_cache_read_block(c, b, k, v, sf ? ks : NULL, sf ? vs : NULL));
@@ -533,7 +524,7 @@ static void test_kv_and_decode(mk_dtype cache_t, mk_dtype q_t, uint64_t salt) {
         MKT_OK(mk_attention_decode(ctx, &q, c, &bt, &cl, &ps[i], &out));
         expect_ref_kernel(MK_OP_ATTENTION_DECODE);
         size_t no = (size_t)(B * Hq * D);
-        float *want = xmalloc(no * sizeof(float));
+        float *want = mkt_alloc(no * sizeof(float));
         mkref_attention_decode(fq, &m.h, bt_v, (int)maxb, cl_v, (int)B, (int)Hq, &ps[i], want);
         round_out(q_t, want, no);
         snprintf(what, sizeof what, "decode q %s cache %s params #%d", mk_dtype_name(q_t), mk_dtype_name(cache_t), i);
@@ -577,7 +568,7 @@ static void run_qgemm(const mk_qweight *qw, const mk_qweight_desc *d, const mk_q
     mk_tensor y = mkt_output(ctx, t, 2, (int64_t[]){M, d->n});
     MKT_OK(mk_qgemm(ctx, &x, qw, with_bias ? &b : NULL, &y));
     expect_ref_kernel(MK_OP_QGEMM);
-    float *fx = gather(&hx, &x), *want = xmalloc((size_t)(M * d->n) * sizeof(float));
+    float *fx = gather(&hx, &x), *want = mkt_alloc((size_t)(M * d->n) * sizeof(float));
     mkref_qgemm(d, data, fx, M, with_bias ? hb.f : NULL, want);
     round_out(t, want, (size_t)(M * d->n));
     char w2[160];
@@ -595,7 +586,7 @@ static void test_qweight(mk_qweight_desc d, int with_perm, uint64_t salt) {
     MKT_OK(mk_qweight_data_alloc(&d, d.asymmetric, with_perm, &data));
     if (!data.q) return;
     size_t nw = (size_t)(d.n * d.k);
-    float *w = xmalloc(nw * sizeof(float));
+    float *w = mkt_alloc(nw * sizeof(float));
     mkt_fill_normal(&r, w, nw, 0.05f, 3.0f);
     mkref_qweight_quantize(&d, w, &data);
     if (with_perm) {
@@ -661,7 +652,7 @@ static void test_import_gptq(int symmetric, int act_order, uint64_t salt) {
     enum { N = 24, K = 128, G = 64 };
     mkref_rng r;
     mkt_rng(&r, salt);
-    int32_t *qweight = xmalloc(K / 8 * N * 4), qzeros[K / G * N / 8], g_idx[K];
+    int32_t *qweight = mkt_alloc(K / 8 * N * 4), qzeros[K / G * N / 8], g_idx[K];
     uint16_t scales[K / G * N];
     for (int i = 0; i < K / 8 * N; i++) qweight[i] = (int32_t)mkref_rng_u64(&r);
     for (int i = 0; i < K / G * N / 8; i++) {
@@ -721,7 +712,7 @@ static void test_import_gguf(mk_gguf_type type, uint64_t salt) {
     const size_t bb = type == MK_GGUF_Q4_0 ? 18 : 34, bytes = N * (K / 32) * bb;
     mkref_rng r;
     mkt_rng(&r, salt);
-    uint8_t *blocks = xmalloc(bytes);
+    uint8_t *blocks = mkt_alloc(bytes);
     for (size_t i = 0; i < bytes; i++) blocks[i] = (uint8_t)mkref_rng_u64(&r);
     for (size_t b = 0; b < bytes / bb; b++) {
         uint16_t s = mk_f32_to_f16((float)(0.001 + 0.01 * mkref_rng_uniform(&r)));

@@ -32,25 +32,7 @@ static const mk_dtype float_types[] = {MK_F32, MK_F16, MK_BF16};
 
 /* ------------------------------------------------------------ host helpers */
 
-static void *xmalloc(size_t n) {
-    void *p = malloc(n ? n : 1);
-    if (!p) {
-        fprintf(stderr, "out of host memory\n");
-        exit(2);
-    }
-    return p;
-}
-
-static float *floats(size_t n) { return xmalloc(n * sizeof(float)); }
-
-static float *random_input(mk_dtype t, size_t n, float std, float outlier) {
-    mkref_rng r;
-    mkt_rng(&r, ++salt_counter);
-    float *x = floats(n);
-    mkt_fill_normal(&r, x, n, std, outlier);
-    mkt_round(t, x, n);
-    return x;
-}
+static float *floats(size_t n) { return mkt_alloc(n * sizeof(float)); }
 
 static size_t shape_numel(int ndim, const int64_t *shape) {
     size_t n = 1;
@@ -81,7 +63,7 @@ static size_t view_offset(int ndim, const int64_t *shape, const int64_t *stride,
 static mk_tensor upload_view(mk_dtype t, int ndim, const int64_t *shape, const int64_t *stride,
                              const float *x) {
     const size_t ext = view_extent(ndim, shape, stride), es = mk_dtype_size(t), n = shape_numel(ndim, shape);
-    uint8_t *host = xmalloc(ext * es);
+    uint8_t *host = mkt_alloc(ext * es);
     memset(host, 0xFF, ext * es);
     for (size_t i = 0; i < n; i++) mkref_store(t, host, (int64_t)view_offset(ndim, shape, stride, i), x[i]);
     mk_buffer *b = mkt_buffer(ctx, ext * es);
@@ -101,7 +83,7 @@ static mk_tensor upload_view(mk_dtype t, int ndim, const int64_t *shape, const i
 static void download_view(const mk_tensor *v, float *x, const char *what) {
     const size_t ext = view_extent(v->ndim, v->shape, v->stride), es = mk_dtype_size(v->dtype);
     const size_t n = shape_numel(v->ndim, v->shape);
-    uint8_t *host = xmalloc(ext * es), *in_view = xmalloc(ext);
+    uint8_t *host = mkt_alloc(ext * es), *in_view = mkt_alloc(ext);
     memset(in_view, 0, ext);
     if (mk_buffer_read(v->buf, 0, host, ext * es) != MK_OK) {
         mkt_fail_at(__FILE__, __LINE__, "%s: read back failed: %s", what, mk_last_error());
@@ -167,7 +149,7 @@ static void check_binary(mk_op op, int approximate, mk_dtype t, int ndim, int64_
         sb[d] = d == ndim - 2 ? n + pad_b : sb[d + 1] * shape[d + 1];
     }
     const size_t total = shape_numel(ndim, shape);
-    float *g = random_input(t, total, 2.0f, 4.0f), *u = random_input(t, total, 1.0f, 3.0f);
+    float *g = mkt_random(t, total, 2.0f, 4.0f), *u = mkt_random(t, total, 1.0f, 3.0f);
     float *ref = floats(total), *out = floats(total), *again = floats(total);
     if (op == MK_OP_SILU_MUL) mkref_silu_mul(g, u, (int64_t)total, ref);
     else if (op == MK_OP_GELU_MUL) mkref_gelu_mul(g, u, (int64_t)total, approximate, ref);
@@ -221,9 +203,9 @@ static void test_elementwise(void) {
 static void check_norm(int layer, mk_dtype t, int64_t rows, int64_t n, int64_t pad, int plus_one,
                        int with_b, int in_place) {
     const size_t total = (size_t)(rows * n);
-    float *x = random_input(t, total, 2.0f, 10.0f);
-    float *w = random_input(t, (size_t)n, plus_one ? 0.2f : 1.0f, 1.0f);
-    float *b = random_input(t, (size_t)n, 0.5f, 1.0f);
+    float *x = mkt_random(t, total, 2.0f, 10.0f);
+    float *w = mkt_random(t, (size_t)n, plus_one ? 0.2f : 1.0f, 1.0f);
+    float *b = mkt_random(t, (size_t)n, 0.5f, 1.0f);
     float *ref = floats(total), *out = floats(total), *again = floats(total);
     const float eps = layer ? 1e-5f : 1e-6f;
     if (layer) mkref_layernorm(x, w, with_b ? b : NULL, rows, n, eps, ref);
@@ -279,9 +261,9 @@ static void test_norms(void) {
 static void check_rope(mk_dtype t, int64_t T, int H, int D, int rotary_dim, mk_rope_style style,
                        mk_rope_scaling scaling, int32_t max_pos, int pad_h, int pad_t) {
     const size_t total = (size_t)T * (size_t)H * (size_t)D;
-    float *x = random_input(t, total, 1.0f, 4.0f), *ref = floats(total), *out = floats(total);
+    float *x = mkt_random(t, total, 1.0f, 4.0f), *ref = floats(total), *out = floats(total);
     float *again = floats(total);
-    int32_t *pos = xmalloc((size_t)T * sizeof(int32_t));
+    int32_t *pos = mkt_alloc((size_t)T * sizeof(int32_t));
     mkref_rng r;
     mkt_rng(&r, ++salt_counter);
     for (int64_t i = 0; i < T; i++) pos[i] = (int32_t)mkref_rng_range(&r, 0, max_pos);
@@ -343,9 +325,9 @@ static void test_rope(void) {
 
 static void check_gemm(mk_dtype t, int64_t m, int64_t n, int64_t k, int with_bias, int64_t pad_x,
                        int64_t pad_w) {
-    float *x = random_input(t, (size_t)(m * k), 1.0f, 8.0f);
-    float *w = random_input(t, (size_t)(n * k), (float)(1.0 / sqrt((double)k)), 1.0f);
-    float *b = random_input(t, (size_t)n, 1.0f, 1.0f);
+    float *x = mkt_random(t, (size_t)(m * k), 1.0f, 8.0f);
+    float *w = mkt_random(t, (size_t)(n * k), (float)(1.0 / sqrt((double)k)), 1.0f);
+    float *b = mkt_random(t, (size_t)n, 1.0f, 1.0f);
     float *ref = floats((size_t)(m * n)), *out = floats((size_t)(m * n)), *again = floats((size_t)(m * n));
     mkref_gemm(x, w, with_bias ? b : NULL, m, n, k, ref);
     mkt_round(t, ref, (size_t)(m * n));
@@ -402,11 +384,11 @@ static kv_pair kv_new(mk_dtype ct, int64_t nb, int bs, int H, int D) {
     kv.block_scales = (size_t)bs * (size_t)H;
     kv.block_bytes = kv.block_scales * (size_t)D * mk_dtype_size(ct);
     kv.host.desc = desc;
-    kv.host.k = xmalloc((size_t)nb * kv.block_bytes);
-    kv.host.v = xmalloc((size_t)nb * kv.block_bytes);
+    kv.host.k = mkt_alloc((size_t)nb * kv.block_bytes);
+    kv.host.v = mkt_alloc((size_t)nb * kv.block_bytes);
     if (kv_quantized(ct)) {
-        kv.host.k_scale = (float *)xmalloc((size_t)nb * kv.block_scales * sizeof(float));
-        kv.host.v_scale = (float *)xmalloc((size_t)nb * kv.block_scales * sizeof(float));
+        kv.host.k_scale = (float *)mkt_alloc((size_t)nb * kv.block_scales * sizeof(float));
+        kv.host.v_scale = (float *)mkt_alloc((size_t)nb * kv.block_scales * sizeof(float));
     }
     return kv;
 }
@@ -429,7 +411,7 @@ static void first_difference(const void *a, const void *b, size_t bytes, const c
 /* Every block of the device cache equals the reference cache bit for bit. */
 static void kv_compare(const kv_pair *kv, const char *what) {
     const int q = kv_quantized(kv->host.desc.dtype);
-    uint8_t *k = xmalloc(kv->block_bytes), *v = xmalloc(kv->block_bytes);
+    uint8_t *k = mkt_alloc(kv->block_bytes), *v = mkt_alloc(kv->block_bytes);
     float *ks = floats(kv->block_scales), *vs = floats(kv->block_scales);
     int ok = 1;
     for (int64_t blk = 0; blk < kv->host.desc.num_blocks && ok; blk++) {
@@ -471,27 +453,27 @@ static void check_kv(mk_dtype ct, mk_dtype it, int64_t nb, int bs, int H, int D,
 
     /* 1. every slot once, in a random order (the pool starts out undefined) */
     const int64_t T = kv.nslots;
-    int32_t *perm = xmalloc((size_t)T * sizeof(int32_t));
+    int32_t *perm = mkt_alloc((size_t)T * sizeof(int32_t));
     for (int64_t i = 0; i < T; i++) perm[i] = (int32_t)i;
     for (int64_t i = T - 1; i > 0; i--) {
         int64_t j = mkref_rng_range(&r, 0, i);
         int32_t tmp = perm[i];
         perm[i] = perm[j], perm[j] = tmp;
     }
-    float *k = random_input(it, (size_t)T * row, 1.0f, 8.0f), *v = random_input(it, (size_t)T * row, 1.0f, 8.0f);
+    float *k = mkt_random(it, (size_t)T * row, 1.0f, 8.0f), *v = mkt_random(it, (size_t)T * row, 1.0f, 8.0f);
     kv_append_both(&kv, it, k, v, perm, T, pad);
     kv_compare(&kv, what);
 
     /* 2. a batch with padding tokens, overwrites, an all-zero vector and (f32 inputs) a
        vector whose scale underflows to 0 */
     const int64_t T2 = T < 37 ? T : 37;
-    int32_t *slots = xmalloc((size_t)T2 * sizeof(int32_t));
+    int32_t *slots = mkt_alloc((size_t)T2 * sizeof(int32_t));
     for (int64_t i = 0; i < T2; i++) slots[i] = i % 5 == 3 ? -1 : perm[(i * 7) % T];
     /* (i * 7) % T is distinct for distinct i < T2 when gcd(7, T) == 1; else dedupe */
     for (int64_t i = 0; i < T2; i++)
         for (int64_t j = 0; j < i; j++)
             if (slots[i] >= 0 && slots[i] == slots[j]) slots[i] = -1;
-    float *k2 = random_input(it, (size_t)T2 * row, 1.0f, 8.0f), *v2 = random_input(it, (size_t)T2 * row, 2.0f, 1.0f);
+    float *k2 = mkt_random(it, (size_t)T2 * row, 1.0f, 8.0f), *v2 = mkt_random(it, (size_t)T2 * row, 2.0f, 1.0f);
     if (T2 > 1)
         for (int d = 0; d < D; d++) k2[row + (size_t)d] = 0.0f;
     if (T2 > 2 && it == MK_F32)
@@ -548,7 +530,7 @@ static void sweep(mk_dtype ct, mk_dtype it, const void *kbits, const void *vbits
         k[i] = mkref_load(it, kbits, (int64_t)i);
         v[i] = mkref_load(it, vbits, (int64_t)i);
     }
-    int32_t *slots = xmalloc((size_t)T * sizeof(int32_t));
+    int32_t *slots = mkt_alloc((size_t)T * sizeof(int32_t));
     for (int64_t i = 0; i < T; i++) slots[i] = (int32_t)(T - 1 - i);
     const int64_t shape[3] = {T, H, D}, sshape[1] = {T};
     /* raw bits (not through float) so NaN payloads arrive exactly as given */
@@ -574,7 +556,7 @@ static uint32_t f32_bits(float x) {
 
 static void test_conversions(void) {
     /* every f16 and bf16 code (NaN payloads included) into f32/f16/bf16 caches */
-    uint16_t *codes = xmalloc(65536 * 2), *rev = xmalloc(65536 * 2);
+    uint16_t *codes = mkt_alloc(65536 * 2), *rev = mkt_alloc(65536 * 2);
     for (uint32_t i = 0; i < 65536; i++) codes[i] = (uint16_t)i, rev[i] = (uint16_t)(65535 - i);
     const mk_dtype plain[] = {MK_F32, MK_F16, MK_BF16};
     for (int c = 0; c < 3; c++) {
@@ -585,7 +567,7 @@ static void test_conversions(void) {
 
     /* f32 bit patterns: specials, ties and random bits into f16/bf16 caches */
     const size_t n = 16 * 16 * 2 * 128;
-    uint32_t *kb = xmalloc(n * 4), *vb = xmalloc(n * 4);
+    uint32_t *kb = mkt_alloc(n * 4), *vb = mkt_alloc(n * 4);
     mkref_rng r;
     mkt_rng(&r, ++salt_counter);
     for (size_t i = 0; i < n; i++) kb[i] = (uint32_t)mkref_rng_u64(&r), vb[i] = (uint32_t)mkref_rng_u64(&r);
@@ -680,7 +662,7 @@ static void test_device_and_buffers(const char *id) {
     MKT_OK(mk_event_create(ctx, &e1));
     if (e0 && e1) {
         const int64_t n = 1 << 20, shape[1] = {n};
-        float *x = random_input(MK_F32, (size_t)n, 1.0f, 1.0f);
+        float *x = mkt_random(MK_F32, (size_t)n, 1.0f, 1.0f);
         mk_tensor a = mkt_upload(ctx, MK_F32, 1, shape, x), o = mkt_output(ctx, MK_F32, 1, shape);
         MKT_OK(mk_event_record(e0));
         for (int i = 0; i < 4; i++) MKT_OK(mk_add(ctx, &a, &a, &o));

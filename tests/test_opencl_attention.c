@@ -17,15 +17,6 @@
 
 #include "mktest.h"
 
-static void *xmalloc(size_t n) {
-    void *p = malloc(n ? n : 1);
-    if (!p) {
-        fprintf(stderr, "out of memory\n");
-        exit(2);
-    }
-    return p;
-}
-
 static const char *dname(mk_dtype t) { return mk_dtype_name(t); }
 
 /* Names of the OpenCL variants of op. */
@@ -69,13 +60,13 @@ static void run_prefill_case(mk_context *ctx, const char *dev, const char *varia
     for (int b = 0; b < B; b++) cu_q[b + 1] = cu_q[b] + c->sq[b], cu_k[b + 1] = cu_k[b] + c->sk[b];
     int64_t T = cu_q[B], Tk = cu_k[B];
     size_t nq = (size_t)T * Hq * D, nk = (size_t)Tk * Hkv * D;
-    float *q = xmalloc(nq * 4), *k = xmalloc(nk * 4), *v = xmalloc(nk * 4);
+    float *q = mkt_alloc(nq * 4), *k = mkt_alloc(nk * 4), *v = mkt_alloc(nk * 4);
     mkt_fill_normal(&r, q, nq, 1.0f, 8.0f);
     mkt_fill_normal(&r, k, nk, 1.0f, 8.0f);
     mkt_fill_normal(&r, v, nk, 1.0f, 4.0f);
     mkt_round(c->t, q, nq), mkt_round(c->t, k, nk), mkt_round(c->t, v, nk);
     mk_attn_params p = {c->scale, c->causal, c->window, c->softcap};
-    float *ref = xmalloc(nq * 4), *ref_lse = xmalloc((size_t)T * Hq * 4);
+    float *ref = mkt_alloc(nq * 4), *ref_lse = mkt_alloc((size_t)T * Hq * 4);
     mkref_attention_prefill(q, k, v, cu_q, cu_k, B, Hq, Hkv, D, &p, ref, ref_lse);
 
     /* Inputs: separate tensors, or views into one fused buffer. */
@@ -83,7 +74,7 @@ static void run_prefill_case(mk_context *ctx, const char *dev, const char *varia
     int64_t sq_[3] = {T, Hq, D}, sk_[3] = {Tk, Hkv, D};
     if (c->fused) {
         int H3 = Hq + 2 * Hkv;
-        float *f = xmalloc((size_t)T * H3 * D * 4);
+        float *f = mkt_alloc((size_t)T * H3 * D * 4);
         for (int64_t t = 0; t < T; t++) {
             memcpy(f + (t * H3) * D, q + t * Hq * D, (size_t)Hq * D * 4);
             memcpy(f + (t * H3 + Hq) * D, k + t * Hkv * D, (size_t)Hkv * D * 4);
@@ -111,8 +102,8 @@ static void run_prefill_case(mk_context *ctx, const char *dev, const char *varia
              "lens q/k %d/%d %d/%d %d/%d %d/%d", dev, variant, dname(c->t), D, Hq, Hkv, c->causal,
              c->window, (double)c->softcap, (double)c->scale, c->fused, c->sq[0], c->sk[0],
              c->sq[1], c->sk[1], c->sq[2], c->sk[2], c->sq[3], c->sk[3]);
-    float *out = xmalloc(nq * 4), *lse = xmalloc((size_t)T * Hq * 4);
-    float *out2 = xmalloc(nq * 4), *lse2 = xmalloc((size_t)T * Hq * 4);
+    float *out = mkt_alloc(nq * 4), *lse = mkt_alloc((size_t)T * Hq * 4);
+    float *out2 = mkt_alloc(nq * 4), *lse2 = mkt_alloc((size_t)T * Hq * 4);
     for (int run = 0; run < 2; run++) {
         mk_tensor to = mkt_output(ctx, c->t, 3, sq_), tl = mkt_output(ctx, MK_F32, 2, ls);
         MKT_OK(mk_attention_prefill(ctx, &tq, &tk, &tv, &tcq, &tck, &p, &to, &tl));
@@ -186,7 +177,7 @@ static void run_decode_case(mk_context *ctx, const char *dev, const char *varian
     max_blocks += 1; /* a spare column: the table is wider than any context */
     int num_blocks = total + 3;
     /* Blocks in shuffled physical order. */
-    int32_t *perm = xmalloc((size_t)num_blocks * 4), *bt = xmalloc((size_t)B * max_blocks * 4);
+    int32_t *perm = mkt_alloc((size_t)num_blocks * 4), *bt = mkt_alloc((size_t)B * max_blocks * 4);
     for (int i = 0; i < num_blocks; i++) perm[i] = i;
     for (int i = num_blocks - 1; i > 0; i--) {
         int j = (int)mkref_rng_range(&r, 0, i), t = perm[i];
@@ -205,8 +196,8 @@ static void run_decode_case(mk_context *ctx, const char *dev, const char *varian
     int T = 0;
     for (int b = 0; b < B; b++) T += c->lens[b];
     T += 2;
-    float *k = xmalloc((size_t)T * Hkv * D * 4), *v = xmalloc((size_t)T * Hkv * D * 4);
-    int32_t *slots = xmalloc((size_t)T * 4);
+    float *k = mkt_alloc((size_t)T * Hkv * D * 4), *v = mkt_alloc((size_t)T * Hkv * D * 4);
+    int32_t *slots = mkt_alloc((size_t)T * 4);
     mkt_fill_normal(&r, k, (size_t)T * Hkv * D, 1.0f, 8.0f);
     mkt_fill_normal(&r, v, (size_t)T * Hkv * D, 1.0f, 4.0f);
     int t = 0;
@@ -221,12 +212,12 @@ static void run_decode_case(mk_context *ctx, const char *dev, const char *varian
 
     /* The reference reads the very cache the device holds. */
     size_t es = mk_dtype_size(c->cache), slot_vals = (size_t)bs * Hkv;
-    mkref_kv_cache host = {desc, xmalloc((size_t)num_blocks * slot_vals * D * es),
-                           xmalloc((size_t)num_blocks * slot_vals * D * es), NULL, NULL};
+    mkref_kv_cache host = {desc, mkt_alloc((size_t)num_blocks * slot_vals * D * es),
+                           mkt_alloc((size_t)num_blocks * slot_vals * D * es), NULL, NULL};
     int quant = c->cache == MK_I8 || c->cache == MK_FP8_E4M3;
     if (quant) {
-        host.k_scale = xmalloc((size_t)num_blocks * slot_vals * 4);
-        host.v_scale = xmalloc((size_t)num_blocks * slot_vals * 4);
+        host.k_scale = mkt_alloc((size_t)num_blocks * slot_vals * 4);
+        host.v_scale = mkt_alloc((size_t)num_blocks * slot_vals * 4);
     }
     for (int blk = 0; blk < num_blocks; blk++)
         MKT_OK(mk_kv_cache_read_block(cache, blk, (uint8_t *)host.k + blk * slot_vals * D * es,
@@ -235,7 +226,7 @@ static void run_decode_case(mk_context *ctx, const char *dev, const char *varian
                                       quant ? host.v_scale + blk * slot_vals : NULL));
 
     size_t nq = (size_t)B * Hq * D;
-    float *q = xmalloc(nq * 4), *ref = xmalloc(nq * 4);
+    float *q = mkt_alloc(nq * 4), *ref = mkt_alloc(nq * 4);
     mkt_fill_normal(&r, q, nq, 1.0f, 8.0f);
     mkt_round(c->qt, q, nq);
     mk_attn_params p = {0.0f, 0, c->window, c->softcap};
@@ -245,7 +236,7 @@ static void run_decode_case(mk_context *ctx, const char *dev, const char *varian
     mk_tensor tq;
     if (c->q_view) { /* rows of Hq*D + 24 elements */
         int64_t rs = (int64_t)Hq * D + 24, ps[3] = {B, rs, 1};
-        float *padded = xmalloc((size_t)B * rs * 4);
+        float *padded = mkt_alloc((size_t)B * rs * 4);
         for (size_t i = 0; i < (size_t)B * rs; i++) padded[i] = 1e30f;
         for (int b = 0; b < B; b++) memcpy(padded + b * rs, q + (size_t)b * Hq * D, (size_t)Hq * D * 4);
         tq = mkt_upload(ctx, c->qt, 3, ps, padded);
@@ -263,7 +254,7 @@ static void run_decode_case(mk_context *ctx, const char *dev, const char *varian
              dev, variant, dname(c->cache), dname(c->qt), D, Hq, Hkv, bs, c->window,
              (double)c->softcap, c->lens[0], B > 1 ? c->lens[1] : -1, B > 2 ? c->lens[2] : -1,
              B > 3 ? c->lens[3] : -1);
-    float *out = xmalloc(nq * 4), *out2 = xmalloc(nq * 4);
+    float *out = mkt_alloc(nq * 4), *out2 = mkt_alloc(nq * 4);
     for (int run = 0; run < 2; run++) {
         mk_tensor to = mkt_output(ctx, c->qt, 3, qs);
         MKT_OK(mk_attention_decode(ctx, &tq, cache, &tbt, &tcl, &p, &to));

@@ -27,16 +27,7 @@ static mk_context *ctx;
 static const char *dev_name = "";
 static uint64_t salt_counter;
 
-static void *xmalloc(size_t n) {
-    void *p = malloc(n ? n : 1);
-    if (!p) {
-        fprintf(stderr, "out of memory\n");
-        exit(2);
-    }
-    return p;
-}
-
-static float *floats(size_t n) { return xmalloc(n * sizeof(float)); }
+static float *floats(size_t n) { return mkt_alloc(n * sizeof(float)); }
 
 static const mk_dtype float_types[] = {MK_F32, MK_F16, MK_BF16};
 
@@ -57,16 +48,6 @@ static void print_margins(void) {
         if (worst[op][0] + worst[op][1] + worst[op][2] > 0)
             printf("  %-16s %.3f %.3f %.3f\n", mk_op_name((mk_op)op), worst[op][0], worst[op][1], worst[op][2]);
     memset(worst, 0, sizeof worst);
-}
-
-/* Random values rounded to t (device and reference see the same numbers). */
-static float *random_input(mk_dtype t, size_t n, float std, float outlier) {
-    mkref_rng r;
-    mkt_rng(&r, ++salt_counter);
-    float *x = floats(n);
-    mkt_fill_normal(&r, x, n, std, outlier);
-    mkt_round(t, x, n);
-    return x;
 }
 
 /* ------------------------------------------------------------ strided views */
@@ -98,7 +79,7 @@ static size_t view_bytes(mk_dtype t, int ndim, const int64_t *shape, const int64
 static mk_tensor upload_view(mk_dtype t, int ndim, const int64_t *shape, const int64_t *stride,
                              const float *x) {
     size_t bytes = view_bytes(t, ndim, shape, stride), n = numel(ndim, shape);
-    uint8_t *host = xmalloc(bytes);
+    uint8_t *host = mkt_alloc(bytes);
     memset(host, 0xFF, bytes);
     for (size_t i = 0; i < n; i++) mkref_store(t, host, (int64_t)view_offset(ndim, shape, stride, i), x[i]);
     mk_buffer *b = mkt_buffer(ctx, bytes);
@@ -113,7 +94,7 @@ static mk_tensor upload_view(mk_dtype t, int ndim, const int64_t *shape, const i
 static void download_view(const mk_tensor *v, float *x, const char *what) {
     size_t bytes = view_bytes(v->dtype, v->ndim, v->shape, v->stride), n = mkt_numel(v);
     size_t es = mk_dtype_size(v->dtype);
-    uint8_t *host = xmalloc(bytes), *mask = xmalloc(bytes);
+    uint8_t *host = mkt_alloc(bytes), *mask = mkt_alloc(bytes);
     MKT_OK(mk_buffer_read(v->buf, 0, host, bytes));
     memset(mask, 0, bytes);
     for (size_t i = 0; i < n; i++) {
@@ -179,7 +160,7 @@ static mk_op binary_op(binary_kind k) {
 static void check_binary(binary_kind kind, const char *variant, mk_dtype t, int64_t rows, int64_t n,
                          int64_t pad, int in_place) {
     size_t total = (size_t)(rows * n);
-    float *a = random_input(t, total, 2.0f, 4.0f), *b = random_input(t, total, 1.0f, 4.0f);
+    float *a = mkt_random(t, total, 2.0f, 4.0f), *b = mkt_random(t, total, 1.0f, 4.0f);
     float *ref = floats(total), *out = floats(total);
     ref_binary(kind, a, b, rows * n, ref);
     int64_t shape[2] = {rows, n}, stride[2] = {n + pad, 1};
@@ -236,7 +217,7 @@ static void check_store_rounding(const char *variant, mk_dtype t) {
         if (t == MK_BF16 && (code & 0x7F80u) == 0 && (code & 0x7Fu)) continue;
         a[n++] = v;
     }
-    uint16_t *got = xmalloc(n * 2), *want = xmalloc(n * 2);
+    uint16_t *got = mkt_alloc(n * 2), *want = mkt_alloc(n * 2);
     for (int k = mbits; k <= mbits + 2; k++) {
         for (size_t i = 0; i < n; i++) {
             b[i] = mkref_round_to(t, ldexpf(a[i], -k));
@@ -283,13 +264,13 @@ static void test_store_rounding(void) {
 static void check_norm(mk_op op, const char *variant, mk_dtype t, int64_t rows, int64_t n, int64_t pad,
                        int flag, int in_place) {
     size_t total = (size_t)(rows * n);
-    float *x = random_input(t, total, 2.0f, 8.0f);
+    float *x = mkt_random(t, total, 2.0f, 8.0f);
     if (op == MK_OP_LAYERNORM) { /* a non-zero mean */
         for (size_t i = 0; i < total; i++) x[i] += 3.0f;
         mkt_round(t, x, total);
     }
-    float *w = random_input(t, (size_t)n, op == MK_OP_RMSNORM && flag ? 0.2f : 1.0f, 1.0f);
-    float *b = random_input(t, (size_t)n, 0.5f, 1.0f);
+    float *w = mkt_random(t, (size_t)n, op == MK_OP_RMSNORM && flag ? 0.2f : 1.0f, 1.0f);
+    float *b = mkt_random(t, (size_t)n, 0.5f, 1.0f);
     float *ref = floats(total), *out = floats(total);
     float eps = op == MK_OP_RMSNORM ? 1e-6f : 1e-5f;
     if (op == MK_OP_RMSNORM) mkref_rmsnorm(x, w, rows, n, eps, flag, ref);
@@ -341,8 +322,8 @@ static void test_norms(void) {
 static void check_rope(const char *variant, mk_dtype t, int64_t T, int H, int D, const mk_rope_params *p,
                        int32_t max_pos, const char *label) {
     size_t total = (size_t)T * (size_t)H * (size_t)D;
-    float *x = random_input(t, total, 1.0f, 4.0f), *ref = floats(total), *out = floats(total);
-    int32_t *pos = xmalloc((size_t)T * sizeof *pos);
+    float *x = mkt_random(t, total, 1.0f, 4.0f), *ref = floats(total), *out = floats(total);
+    int32_t *pos = mkt_alloc((size_t)T * sizeof *pos);
     mkref_rng r;
     mkt_rng(&r, ++salt_counter);
     for (int64_t i = 0; i < T; i++) pos[i] = (int32_t)mkref_rng_range(&r, 0, max_pos);
@@ -393,9 +374,9 @@ static void test_rope(void) {
 /* ------------------------------------------------------------ gemm */
 
 static void check_gemm(const char *variant, mk_dtype t, int64_t M, int64_t N, int64_t K, int bias, int64_t pad) {
-    float *x = random_input(t, (size_t)(M * K), 1.0f, 8.0f);
-    float *w = random_input(t, (size_t)(N * K), (float)(1.0 / sqrt((double)K)), 1.0f);
-    float *b = random_input(t, (size_t)N, 1.0f, 1.0f);
+    float *x = mkt_random(t, (size_t)(M * K), 1.0f, 8.0f);
+    float *w = mkt_random(t, (size_t)(N * K), (float)(1.0 / sqrt((double)K)), 1.0f);
+    float *b = mkt_random(t, (size_t)N, 1.0f, 1.0f);
     float *ref = floats((size_t)(M * N)), *out = floats((size_t)(M * N));
     mkref_gemm(x, w, bias ? b : NULL, M, N, K, ref);
     int64_t xs[2] = {M, K}, xst[2] = {K + pad, 1}, ws[2] = {N, K}, wst[2] = {K + 2 * pad, 1};
@@ -463,8 +444,8 @@ static void kv_pair_init(kv_pair *kv, const mk_kv_cache_desc *d) {
     kv->block_rows = (size_t)d->block_size * (size_t)d->num_kv_heads;
     kv->block_bytes = kv->block_rows * (size_t)d->head_dim * kv_elem(d->dtype);
     kv->ref.desc = *d;
-    kv->ref.k = xmalloc(kv->block_bytes * (size_t)d->num_blocks);
-    kv->ref.v = xmalloc(kv->block_bytes * (size_t)d->num_blocks);
+    kv->ref.k = mkt_alloc(kv->block_bytes * (size_t)d->num_blocks);
+    kv->ref.v = mkt_alloc(kv->block_bytes * (size_t)d->num_blocks);
     int quant = d->dtype == MK_I8 || d->dtype == MK_FP8_E4M3;
     kv->ref.k_scale = quant ? floats(slots * (size_t)d->num_kv_heads) : NULL;
     kv->ref.v_scale = quant ? floats(slots * (size_t)d->num_kv_heads) : NULL;
@@ -478,7 +459,7 @@ static void kv_pair_free(kv_pair *kv) {
 
 /* Every block of the device cache equals the reference cache, bit for bit. */
 static void kv_compare(const kv_pair *kv, const char *what) {
-    uint8_t *k = xmalloc(kv->block_bytes), *v = xmalloc(kv->block_bytes);
+    uint8_t *k = mkt_alloc(kv->block_bytes), *v = mkt_alloc(kv->block_bytes);
     float *ks = floats(kv->block_rows), *vs = floats(kv->block_rows);
     int quant = kv->ref.k_scale != NULL;
     size_t bad = 0;
@@ -510,7 +491,7 @@ static void kv_append_both(kv_pair *kv, mk_dtype in, int64_t T, const int32_t *s
                            const char *what) {
     const int H = kv->desc.num_kv_heads, D = kv->desc.head_dim, Hq = 2 * H;
     size_t n = (size_t)T * (size_t)H * (size_t)D;
-    float *k = random_input(in, n, 1.0f, 8.0f), *v = random_input(in, n, 0.5f, 8.0f);
+    float *k = mkt_random(in, n, 1.0f, 8.0f), *v = mkt_random(in, n, 0.5f, 8.0f);
     if (zero_token >= 0 && zero_token < T)
         memset(k + (size_t)zero_token * (size_t)H * (size_t)D, 0, (size_t)H * (size_t)D * sizeof(float));
     mkref_kv_append(&kv->ref, k, v, slots, T);
@@ -552,7 +533,7 @@ static void check_kv(const char *append_variant, const char *copy_variant, mk_dt
     int64_t nslots = num_blocks * block_size;
     /* 1: every slot once, in a shuffled order, with padding tokens in between */
     int64_t T1 = nslots + nslots / 4 + 1;
-    int32_t *slots = xmalloc((size_t)(T1 > 9 ? T1 : 9) * sizeof *slots);
+    int32_t *slots = mkt_alloc((size_t)(T1 > 9 ? T1 : 9) * sizeof *slots);
     for (int64_t i = 0; i < T1; i++) slots[i] = -1;
     for (int64_t s = 0; s < nslots; s++) {
         int64_t at;
@@ -617,14 +598,14 @@ static void read_bits(const mk_tensor *t, uint8_t *out) {
 static void test_determinism(void) {
     const mk_dtype t = MK_F32;
     int64_t M = 37, N = 96, K = 1000, rows = 9, n = 4096;
-    float *x = random_input(t, (size_t)(M * K), 1.0f, 8.0f), *w = random_input(t, (size_t)(N * K), 0.03f, 1.0f);
-    float *nx = random_input(t, (size_t)(rows * n), 2.0f, 8.0f), *nw = random_input(t, (size_t)n, 1.0f, 1.0f);
+    float *x = mkt_random(t, (size_t)(M * K), 1.0f, 8.0f), *w = mkt_random(t, (size_t)(N * K), 0.03f, 1.0f);
+    float *nx = mkt_random(t, (size_t)(rows * n), 2.0f, 8.0f), *nw = mkt_random(t, (size_t)n, 1.0f, 1.0f);
     int64_t xs[2] = {M, K}, ws[2] = {N, K}, ys[2] = {M, N}, ns[2] = {rows, n}, nws[1] = {n};
     mk_tensor tx = mkt_upload(ctx, t, 2, xs, x), tw = mkt_upload(ctx, t, 2, ws, w);
     mk_tensor tnx = mkt_upload(ctx, t, 2, ns, nx), tnw = mkt_upload(ctx, t, 1, nws, nw);
     mk_tensor ty = mkt_output(ctx, t, 2, ys), tny = mkt_output(ctx, t, 2, ns);
     size_t yb = (size_t)(M * N) * 4, nb = (size_t)(rows * n) * 4;
-    uint8_t *a = xmalloc(yb + nb), *b = xmalloc(yb + nb);
+    uint8_t *a = mkt_alloc(yb + nb), *b = mkt_alloc(yb + nb);
     memset(a, 0, yb + nb), memset(b, 0, yb + nb);
     const char *gemms[8];
     int ng = opencl_variants(MK_OP_GEMM, gemms, 8);
@@ -657,7 +638,7 @@ static void test_build_failure(const char *id) {
     mk_context *saved = ctx;
     ctx = c;
     int64_t shape[2] = {3, 64};
-    float *x = random_input(MK_F32, 192, 1.0f, 1.0f);
+    float *x = mkt_random(MK_F32, 192, 1.0f, 1.0f);
     mk_tensor ta = mkt_upload(ctx, MK_F32, 2, shape, x), to = mkt_output(ctx, MK_F32, 2, shape);
     setenv("MEDKERN_OCL_EXTRA_OPTIONS", "-DT_IN=not_a_dtype", 1);
     MKT_FAILS(MK_ERR_DEVICE, "build log", mk_add(ctx, &ta, &ta, &to));
@@ -740,7 +721,7 @@ static void test_events(void) {
     MKT_OK(mk_event_create(ctx, &a));
     MKT_OK(mk_event_create(ctx, &b));
     int64_t xs[2] = {64, 256}, ws[2] = {256, 256}, ys[2] = {64, 256};
-    float *x = random_input(MK_F32, 64 * 256, 1.0f, 1.0f), *w = random_input(MK_F32, 256 * 256, 0.06f, 1.0f);
+    float *x = mkt_random(MK_F32, 64 * 256, 1.0f, 1.0f), *w = mkt_random(MK_F32, 256 * 256, 0.06f, 1.0f);
     mk_tensor tx = mkt_upload(ctx, MK_F32, 2, xs, x), tw = mkt_upload(ctx, MK_F32, 2, ws, w);
     mk_tensor ty = mkt_output(ctx, MK_F32, 2, ys);
     MKT_OK(mk_gemm(ctx, &tx, &tw, NULL, &ty)); /* builds the program outside the timing */
@@ -767,7 +748,7 @@ static void test_copies(void) {
     MKT_OK(mk_buffer_fill(q, 0, 0x5A, 2 * N));
     MKT_OK(mk_buffer_copy(q, 3, p, 0, N));     /* odd offsets */
     MKT_OK(mk_buffer_copy(q, N + 5, q, 3, N - 10)); /* within one buffer, disjoint */
-    uint8_t *all = xmalloc(2 * N);
+    uint8_t *all = mkt_alloc(2 * N);
     MKT_OK(mk_buffer_read(q, 0, all, 2 * N));
     size_t bad = 0;
     for (int i = 0; i < 2 * N; i++) {

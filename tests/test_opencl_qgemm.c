@@ -21,15 +21,6 @@
 
 #include "mktest.h"
 
-static void *xmalloc(size_t n) {
-    void *p = malloc(n ? n : 1);
-    if (!p) {
-        fprintf(stderr, "out of memory\n");
-        exit(2);
-    }
-    return p;
-}
-
 typedef struct {
     mk_qformat fmt;
     int group, asym, perm;
@@ -73,7 +64,7 @@ static void run_case(mk_context *ctx, const char *dev, const char **variants, in
     mk_qweight_data data, back;
     MKT_OK(mk_qweight_data_alloc(&desc, c->asym, c->perm, &data));
     MKT_OK(mk_qweight_data_alloc(&desc, c->asym, c->perm, &back));
-    float *w = xmalloc((size_t)(c->n * c->k) * 4);
+    float *w = mkt_alloc((size_t)(c->n * c->k) * 4);
     mkt_fill_normal(&r, w, (size_t)(c->n * c->k), 1.0f / sqrtf((float)c->k), 4.0f);
     if (c->asym) /* shifted rows so zero points spread over 0..15 */
         for (int64_t i = 0; i < c->n * c->k; i++) w[i] += 0.5f / sqrtf((float)c->k) * (float)(i % 5 - 2);
@@ -96,7 +87,7 @@ static void run_case(mk_context *ctx, const char *dev, const char **variants, in
     MKT_OK(mk_qweight_read(qw, &back));
     MKT_CHECK(same_data(&desc, &data, &back), "%s: mk_qweight_read differs from the packed data", what);
 
-    float *bias = xmalloc((size_t)c->n * 4);
+    float *bias = mkt_alloc((size_t)c->n * 4);
     mkt_fill_normal(&r, bias, (size_t)c->n, 0.5f, 1.0f);
     mkt_round(c->xt, bias, (size_t)c->n);
     int64_t bs[1] = {c->n};
@@ -104,8 +95,8 @@ static void run_case(mk_context *ctx, const char *dev, const char **variants, in
 
     for (int mi = 0; mi < (int)(sizeof kM / sizeof kM[0]); mi++) {
         int64_t M = kM[mi], K = c->k, N = c->n;
-        float *x = xmalloc((size_t)(M * K) * 4), *ref = xmalloc((size_t)(M * N) * 4);
-        float *y = xmalloc((size_t)(M * N) * 4), *y2 = xmalloc((size_t)(M * N) * 4);
+        float *x = mkt_alloc((size_t)(M * K) * 4), *ref = mkt_alloc((size_t)(M * N) * 4);
+        float *y = mkt_alloc((size_t)(M * N) * 4), *y2 = mkt_alloc((size_t)(M * N) * 4);
         mkt_fill_normal(&r, x, (size_t)(M * K), 1.0f, 8.0f);
         mkt_round(c->xt, x, (size_t)(M * K));
         mkref_qgemm(&desc, &data, x, M, c->bias ? bias : NULL, ref);
@@ -113,7 +104,7 @@ static void run_case(mk_context *ctx, const char *dev, const char **variants, in
         mk_tensor tx;
         if (c->x_view) {
             int64_t rs = K + 5, fs[1] = {3 + M * rs};
-            float *f = xmalloc((size_t)fs[0] * 4);
+            float *f = mkt_alloc((size_t)fs[0] * 4);
             for (int64_t i = 0; i < fs[0]; i++) f[i] = 1e30f;
             for (int64_t m = 0; m < M; m++) memcpy(f + 3 + m * rs, x + m * K, (size_t)K * 4);
             tx = mkt_upload(ctx, c->xt, 1, fs, f);
@@ -173,7 +164,7 @@ static void run_exact_codes(mk_context *ctx, const char *dev, const char **varia
     mk_qweight_desc desc = {fmt, K, K, 0, 0};
     mk_qweight_data data;
     MKT_OK(mk_qweight_data_alloc(&desc, 0, 0, &data));
-    float *w = xmalloc((size_t)(K * K) * 4), *x = xmalloc((size_t)(M * K) * 4);
+    float *w = mkt_alloc((size_t)(K * K) * 4), *x = mkt_alloc((size_t)(M * K) * 4);
     for (int64_t i = 0; i < K * K; i++) w[i] = i / K == i % K ? 1.0f : 0.0f;
     mkref_qweight_quantize(&desc, w, &data);
     /* Scale S (amax = S * 127 or S * 448): ties x = S * t, f16-exact, half of them where
@@ -198,7 +189,7 @@ static void run_exact_codes(mk_context *ctx, const char *dev, const char **varia
             x[m * K + j] = xv;
         }
     for (int64_t m = 0; m < M; m++) x[m * K + (m * 7) % K] = S * (fmt == MK_QW8A8 ? 127.0f : 448.0f);
-    float *ref = xmalloc((size_t)(M * K) * 4), *y = xmalloc((size_t)(M * K) * 4);
+    float *ref = mkt_alloc((size_t)(M * K) * 4), *y = mkt_alloc((size_t)(M * K) * 4);
     mkref_qgemm(&desc, &data, x, M, NULL, ref);
     mk_qweight *qw = NULL;
     MKT_OK(mk_qweight_create(ctx, &desc, &data, &qw));

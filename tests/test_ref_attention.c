@@ -15,15 +15,6 @@
 
 #define F32_TOL 1e-6
 
-static void *xmalloc(size_t n) {
-    void *p = malloc(n ? n : 1);
-    if (!p) {
-        fprintf(stderr, "out of memory\n");
-        exit(2);
-    }
-    return p;
-}
-
 static void poison(float *x, size_t n) { memset(x, 0xFF, n * sizeof(float)); }
 
 static size_t esize(mk_dtype t) { return t == MK_F32 ? 4 : t == MK_F16 || t == MK_BF16 ? 2 : 1; }
@@ -52,7 +43,7 @@ static void ref_ld(const float *q, const float *k, const float *v, const int32_t
     long double scale = p->scale != 0 ? (long double)p->scale : 1.0L / sqrtl((long double)D);
     for (int b = 0; b < B; b++) {
         long sq = cu_q[b + 1] - cu_q[b], sk = cu_k[b + 1] - cu_k[b];
-        long double *S = xmalloc((size_t)(sq * sk + 1) * sizeof(long double));
+        long double *S = mkt_alloc((size_t)(sq * sk + 1) * sizeof(long double));
         for (int h = 0; h < Hq; h++) {
             int hk = h / (Hq / Hkv);
             for (long i = 0; i < sq; i++) {
@@ -147,10 +138,10 @@ static void test_prefill(void) {
                     cu_q[b + 1] = cu_q[b] + sq[b], cu_k[b + 1] = cu_k[b] + sk[b];
                 size_t T = (size_t)cu_q[B], Tk = (size_t)cu_k[B];
                 size_t nq = T * Hq * D, nk = Tk * Hkv * D;
-                float *q = xmalloc(nq * 4), *k = xmalloc(nk * 4), *v = xmalloc(nk * 4);
-                float *out = xmalloc(nq * 4), *out2 = xmalloc(nq * 4), *ref = xmalloc(nq * 4);
-                float *lse = xmalloc(T * Hq * 4), *ref_lse = xmalloc(T * Hq * 4);
-                char *empty = xmalloc(T + 1);
+                float *q = mkt_alloc(nq * 4), *k = mkt_alloc(nk * 4), *v = mkt_alloc(nk * 4);
+                float *out = mkt_alloc(nq * 4), *out2 = mkt_alloc(nq * 4), *ref = mkt_alloc(nq * 4);
+                float *lse = mkt_alloc(T * Hq * 4), *ref_lse = mkt_alloc(T * Hq * 4);
+                char *empty = mkt_alloc(T + 1);
                 mkt_fill_normal(&r, q, nq, 1.0f, 8.0f);
                 mkt_fill_normal(&r, k, nk, 1.0f, 8.0f);
                 mkt_fill_normal(&r, v, nk, 1.0f, 4.0f);
@@ -220,25 +211,25 @@ static void paged_build(paged *pg, mk_dtype t, int bs, int Hkv, int D, int B, co
     mk_kv_cache_desc desc = {used + 3, bs, Hkv, D, t};
     pg->c.desc = desc;
     size_t slots = (size_t)desc.num_blocks * bs, row = (size_t)Hkv * D;
-    pg->c.k = xmalloc(slots * row * esize(t));
-    pg->c.v = xmalloc(slots * row * esize(t));
+    pg->c.k = mkt_alloc(slots * row * esize(t));
+    pg->c.v = mkt_alloc(slots * row * esize(t));
     memset(pg->c.k, 0xFF, slots * row * esize(t));
     memset(pg->c.v, 0xFF, slots * row * esize(t));
     pg->c.k_scale = pg->c.v_scale = NULL;
     if (t == MK_I8 || t == MK_FP8_E4M3) {
-        pg->c.k_scale = xmalloc(slots * Hkv * 4);
-        pg->c.v_scale = xmalloc(slots * Hkv * 4);
+        pg->c.k_scale = mkt_alloc(slots * Hkv * 4);
+        pg->c.v_scale = mkt_alloc(slots * Hkv * 4);
         poison(pg->c.k_scale, slots * Hkv);
         poison(pg->c.v_scale, slots * Hkv);
     }
-    int *ids = xmalloc((size_t)desc.num_blocks * sizeof(int));
+    int *ids = mkt_alloc((size_t)desc.num_blocks * sizeof(int));
     for (int i = 0; i < desc.num_blocks; i++) ids[i] = i;
     for (int i = (int)desc.num_blocks - 1; shuffle && i > 0; i--) {
         int j = (int)mkref_rng_range(r, 0, i), tmp = ids[i];
         ids[i] = ids[j], ids[j] = tmp;
     }
     pg->max_blocks = maxb + 1;
-    pg->bt = xmalloc((size_t)B * pg->max_blocks * 4);
+    pg->bt = mkt_alloc((size_t)B * pg->max_blocks * 4);
     for (int i = 0; i < B * pg->max_blocks; i++) pg->bt[i] = -1;
     int next = 0, total = 0;
     for (int b = 0; b < B; b++) {
@@ -247,8 +238,8 @@ static void paged_build(paged *pg, mk_dtype t, int bs, int Hkv, int D, int B, co
     }
     /* Token list with padding. */
     size_t n = (size_t)total + B;
-    float *kin = xmalloc(n * row * 4), *vin = xmalloc(n * row * 4);
-    int32_t *sm = xmalloc(n * 4);
+    float *kin = mkt_alloc(n * row * 4), *vin = mkt_alloc(n * row * 4);
+    int32_t *sm = mkt_alloc(n * 4);
     size_t tok = 0, src = 0;
     for (int b = 0; b < B; b++) {
         for (int i = 0; i < lens[b]; i++, tok++, src++) {
@@ -284,10 +275,10 @@ static void scenario_make(scenario *s, int bs, int Hq, int Hkv, int D, mkref_rng
     s->cu[0] = 0;
     for (int b = 0; b < 5; b++) s->lens[b] = lens[b], s->cu[b + 1] = s->cu[b] + lens[b];
     size_t T = (size_t)s->cu[5];
-    s->q = xmalloc(T * Hq * D * 4);
-    s->k = xmalloc(T * Hkv * D * 4);
-    s->v = xmalloc(T * Hkv * D * 4);
-    s->qd = xmalloc((size_t)5 * Hq * D * 4);
+    s->q = mkt_alloc(T * Hq * D * 4);
+    s->k = mkt_alloc(T * Hkv * D * 4);
+    s->v = mkt_alloc(T * Hkv * D * 4);
+    s->qd = mkt_alloc((size_t)5 * Hq * D * 4);
     mkt_fill_normal(r, s->q, T * Hq * D, 1.0f, 8.0f);
     mkt_fill_normal(r, s->k, T * Hkv * D, 1.0f, 8.0f);
     mkt_fill_normal(r, s->v, T * Hkv * D, 1.0f, 4.0f);
@@ -304,7 +295,7 @@ static void scenario_free(scenario *s) { free(s->q), free(s->k), free(s->v), fre
 static void prefill_last_rows(const scenario *s, const float *k, const float *v,
                               const mk_attn_params *p, float *last) {
     size_t T = (size_t)s->cu[s->B], row = (size_t)s->Hq * s->D;
-    float *out = xmalloc(T * row * 4);
+    float *out = mkt_alloc(T * row * 4);
     mk_attn_params pc = *p;
     pc.causal = 1;
     mkref_attention_prefill(s->q, k, v, s->cu, s->cu, s->B, s->Hq, s->Hkv, s->D, &pc, out, NULL);
@@ -345,8 +336,8 @@ static void test_decode_f32(void) {
                 paged_build(&contig, MK_F32, bs, Hkv, D, s.B, s.lens, s.k, s.v, 0, &r);
                 paged_build(&shuf, MK_F32, bs, Hkv, D, s.B, s.lens, s.k, s.v, 1, &r);
                 size_t n = (size_t)s.B * Hq * D;
-                float *o1 = xmalloc(n * 4), *o2 = xmalloc(n * 4), *o3 = xmalloc(n * 4),
-                      *last = xmalloc(n * 4);
+                float *o1 = mkt_alloc(n * 4), *o2 = mkt_alloc(n * 4), *o3 = mkt_alloc(n * 4),
+                      *last = mkt_alloc(n * 4);
                 poison(o1, n), poison(o2, n), poison(o3, n);
                 mkref_attention_decode(s.qd, &contig.c, contig.bt, contig.max_blocks, s.lens, s.B,
                                        Hq, &p, o1);
@@ -517,8 +508,8 @@ static void test_cache_dtypes(void) {
                 paged_build(&contig, t, bs, Hkv, D, s.B, s.lens, s.k, s.v, 0, &r);
                 paged_build(&shuf, t, bs, Hkv, D, s.B, s.lens, s.k, s.v, 1, &r);
                 size_t n = (size_t)s.B * Hq * D, nk = (size_t)s.cu[s.B] * Hkv * D;
-                float *o1 = xmalloc(n * 4), *o2 = xmalloc(n * 4), *want = xmalloc(n * 4);
-                float *kk = xmalloc(nk * 4), *vv = xmalloc(nk * 4);
+                float *o1 = mkt_alloc(n * 4), *o2 = mkt_alloc(n * 4), *want = mkt_alloc(n * 4);
+                float *kk = mkt_alloc(nk * 4), *vv = mkt_alloc(nk * 4);
                 poison(o1, n), poison(o2, n);
                 mkref_attention_decode(s.qd, &contig.c, contig.bt, contig.max_blocks, s.lens, s.B,
                                        Hq, &p, o1);
@@ -535,7 +526,7 @@ static void test_cache_dtypes(void) {
                     /* explicit formula, Sq = 1 per sequence, on the dequantized cache */
                     int32_t cu_q[6];
                     for (int b = 0; b <= s.B; b++) cu_q[b] = b;
-                    float *lse = xmalloc((size_t)s.B * Hq * 4);
+                    float *lse = mkt_alloc((size_t)s.B * Hq * 4);
                     char empty[5];
                     mk_attn_params pc = p;
                     pc.causal = 1;
@@ -568,11 +559,11 @@ typedef struct {
 } snapshot;
 
 static void snap(snapshot *sn, const mkref_kv_cache *c, size_t data_bytes, size_t scale_bytes) {
-    sn->k = xmalloc(data_bytes), sn->v = xmalloc(data_bytes);
+    sn->k = mkt_alloc(data_bytes), sn->v = mkt_alloc(data_bytes);
     memcpy(sn->k, c->k, data_bytes), memcpy(sn->v, c->v, data_bytes);
     sn->ks = sn->vs = NULL;
     if (c->k_scale) {
-        sn->ks = xmalloc(scale_bytes), sn->vs = xmalloc(scale_bytes);
+        sn->ks = mkt_alloc(scale_bytes), sn->vs = mkt_alloc(scale_bytes);
         memcpy(sn->ks, c->k_scale, scale_bytes), memcpy(sn->vs, c->v_scale, scale_bytes);
     }
 }
@@ -607,12 +598,12 @@ static void test_append_copy(void) {
         int quant = t == MK_I8 || t == MK_FP8_E4M3;
         size_t slot_data = (size_t)Hkv * D * esize(t), slot_scale = (size_t)Hkv * 4;
         size_t data_bytes = NS * slot_data, scale_bytes = NS * slot_scale;
-        c.k = xmalloc(data_bytes), c.v = xmalloc(data_bytes);
+        c.k = mkt_alloc(data_bytes), c.v = mkt_alloc(data_bytes);
         for (size_t i = 0; i < data_bytes; i++)
             ((uint8_t *)c.k)[i] = (uint8_t)mkref_rng_u64(&r),
                       ((uint8_t *)c.v)[i] = (uint8_t)mkref_rng_u64(&r);
         if (quant) {
-            c.k_scale = xmalloc(scale_bytes), c.v_scale = xmalloc(scale_bytes);
+            c.k_scale = mkt_alloc(scale_bytes), c.v_scale = mkt_alloc(scale_bytes);
             mkt_fill_normal(&r, c.k_scale, (size_t)NS * Hkv, 1.0f, 1.0f);
             mkt_fill_normal(&r, c.v_scale, (size_t)NS * Hkv, 1.0f, 1.0f);
         }
@@ -631,7 +622,7 @@ static void test_append_copy(void) {
             written[sl] = 1, slots[i] = sl;
         }
         size_t row = (size_t)Hkv * D;
-        float *k = xmalloc(T * row * 4), *v = xmalloc(T * row * 4);
+        float *k = mkt_alloc(T * row * 4), *v = mkt_alloc(T * row * 4);
         mkt_fill_normal(&r, k, T * row, 1.0f, 8.0f);
         mkt_fill_normal(&r, v, T * row, 1.0f, 4.0f);
         snapshot before;

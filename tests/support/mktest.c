@@ -43,6 +43,25 @@ void mkt_fail_at(const char *file, int line, const char *fmt, ...) {
     fputc('\n', stderr);
 }
 
+void *mkt_alloc(size_t n) {
+    void *p = malloc(n ? n : 1);
+    if (!p) {
+        fprintf(stderr, "out of host memory (%zu bytes)\n", n);
+        exit(2);
+    }
+    return p;
+}
+
+float *mkt_random(mk_dtype t, size_t n, float std, float outlier) {
+    static uint64_t salt = 0x5EED;
+    mkref_rng r;
+    mkt_rng(&r, ++salt);
+    float *x = mkt_alloc(n * sizeof *x);
+    mkt_fill_normal(&r, x, n, std, outlier);
+    mkt_round(t, x, n);
+    return x;
+}
+
 void mkt_rng(mkref_rng *r, uint64_t salt) {
     mkref_rng_seed(r, mkt_seed * 0x9E3779B97F4A7C15ull + salt);
 }

@@ -49,6 +49,13 @@ void mkt_fail_at(const char *file, int line, const char *fmt, ...);
 void mkt_expect_failure(const char *file, int line, const char *expr, mk_status got,
                         mk_status want, const char *needle);
 
+/* malloc that never returns NULL (exits 2 when out of memory; n = 0 gives a valid
+   pointer). */
+void *mkt_alloc(size_t n);
+/* n random values rounded to dtype t (reference and device see the same numbers),
+   normal with std `std` and outliers as mkt_fill_normal, from a fresh per-call salt. */
+float *mkt_random(mk_dtype t, size_t n, float std, float outlier);
+
 /* A generator seeded from mkt_seed and a per-case salt. */
 void mkt_rng(mkref_rng *r, uint64_t salt);
 /* Normal values with std `std`, never exactly zero; a few (about 1 in 64) multiplied by
