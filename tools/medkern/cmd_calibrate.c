@@ -6,23 +6,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "calibration.h"
 #include "cli.h"
+#include "timing.h"
 
 #define TAG "medkern calibrate"
 #define MIB (1024.0 * 1024.0)
 #define HOST_THREADS 2
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* 0 when s is MK_OK; else prints what failed and returns -1. */
 static int check_mk(mk_status s, const char *what) {
@@ -35,27 +29,12 @@ static int check_mk(mk_status s, const char *what) {
 typedef mk_status (*timed_fn)(void *arg);
 static int time_best(mk_context *ctx, int runs, timed_fn fn, void *arg, const char *what,
                      double *best_ms) {
-    mk_event *e0 = NULL, *e1 = NULL;
-    int rc = -1;
-    if (check_mk(mk_event_create(ctx, &e0), "mk_event_create") ||
-        check_mk(mk_event_create(ctx, &e1), "mk_event_create") || check_mk(fn(arg), what) ||
-        check_mk(mk_synchronize(ctx), "mk_synchronize"))
-        goto out;
-    *best_ms = INFINITY;
-    for (int r = 0; r < runs; r++) {
-        float ms = 0;
-        if (check_mk(mk_event_record(e0), "mk_event_record") || check_mk(fn(arg), what) ||
-            check_mk(mk_event_record(e1), "mk_event_record") ||
-            check_mk(mk_event_elapsed_ms(e0, e1, &ms), "mk_event_elapsed_ms"))
-            goto out;
-        if (ms > 0 && ms < *best_ms) *best_ms = ms;
+    mk_status s = cli_time_best(ctx, runs, 1, fn, arg, best_ms);
+    if (s == MK_ERR_DEVICE && !isfinite(*best_ms)) {
+        fprintf(stderr, TAG ": %s: the device timer gave no positive time\n", what);
+        return -1;
     }
-    rc = isfinite(*best_ms) ? 0 : -1;
-    if (rc) fprintf(stderr, TAG ": %s: the device timer gave no positive time\n", what);
-out:
-    mk_event_destroy(e0);
-    mk_event_destroy(e1);
-    return rc;
+    return check_mk(s, what);
 }
 
 /* ------------------------------------------------------------ device copy */
@@ -124,12 +103,12 @@ static void *host_sum(void *p) {
 /* Runs fn on HOST_THREADS threads, each on its part; returns the wall time or -1. */
 static double run_threads(void *(*fn)(void *), read_arg *parts) {
     pthread_t t[HOST_THREADS];
-    double t0 = now_s();
+    double t0 = cli_now_s();
     int started = 0;
     for (; started < HOST_THREADS; started++)
         if (pthread_create(&t[started], NULL, fn, &parts[started]) != 0) break;
     for (int i = 0; i < started; i++) pthread_join(t[i], NULL);
-    return started == HOST_THREADS ? now_s() - t0 : -1.0;
+    return started == HOST_THREADS ? cli_now_s() - t0 : -1.0;
 }
 
 static double host_llc_bytes(void) {

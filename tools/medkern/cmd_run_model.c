@@ -4,16 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
+#include "timing.h"
 #include "mkref.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static int parse_int(const char *s, int lo, int hi, const char *name, int *out) {
     char *end;
@@ -74,9 +68,9 @@ int cmd_run_model(int argc, char **argv) {
     for (int i = 0; i < prompt; i++) tokens[i] = (int32_t)((i * 7919 + seed) % cfg.vocab_size);
     printf("reference model: %d layers, hidden %d, heads 8/4, head_dim %d, intermediate %d, vocab %d\n",
            layers, hidden, cfg.head_dim, cfg.intermediate_size, cfg.vocab_size);
-    double t0 = now_s();
+    double t0 = cli_now_s();
     int rc = mkref_model_prefill(m, tokens, prompt, logits);
-    double t1 = now_s();
+    double t1 = cli_now_s();
     int32_t next = 0;
     const float *last = logits + (size_t)(prompt - 1) * cfg.vocab_size;
     for (int v = 1; v < cfg.vocab_size; v++) if (last[v] > last[next]) next = v;
@@ -85,7 +79,7 @@ int cmd_run_model(int argc, char **argv) {
         next = 0;
         for (int v = 1; v < cfg.vocab_size; v++) if (logits[v] > logits[next]) next = v;
     }
-    double t2 = now_s();
+    double t2 = cli_now_s();
     int status = MK_EXIT_OK;
     if (rc != 0) {
         fprintf(stderr, "medkern run-model: the model failed (sequence too long?)\n");

@@ -19,6 +19,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "timing.h"
 #include "mkref.h"
 
 typedef struct {
@@ -36,7 +37,7 @@ typedef struct {
     const char *what;
     int gemv;          /* tunes the gemv_* parameters of the group, else the others */
     mk_status (*setup)(workload *w, mkref_rng *r);
-    mk_status (*run)(workload *w);
+    mk_status (*run)(void *w);
 } tune_case;
 
 /* ---- inputs */
@@ -88,7 +89,8 @@ static mk_status setup_gemv(workload *w, mkref_rng *r) {
     return output(w, 2, (int64_t[]){1, 2048});
 }
 
-static mk_status run_gemm(workload *w) { return mk_gemm(w->ctx, &w->in[0], &w->in[1], NULL, &w->out); }
+static mk_status run_gemm(void *arg) {
+    workload *w = arg; return mk_gemm(w->ctx, &w->in[0], &w->in[1], NULL, &w->out); }
 
 static mk_status setup_rows(workload *w, mkref_rng *r) {
     TRY(upload(w, MK_F16, 2, (int64_t[]){64, 4096}, r, &w->in[0]));
@@ -98,8 +100,10 @@ static mk_status setup_rows(workload *w, mkref_rng *r) {
     return output(w, 2, (int64_t[]){64, 4096});
 }
 
-static mk_status run_norm(workload *w) { return mk_rmsnorm(w->ctx, &w->in[0], &w->in[1], 1e-5f, 0, &w->out); }
-static mk_status run_silu(workload *w) { return mk_silu_mul(w->ctx, &w->in[0], &w->in[2], &w->out); }
+static mk_status run_norm(void *arg) {
+    workload *w = arg; return mk_rmsnorm(w->ctx, &w->in[0], &w->in[1], 1e-5f, 0, &w->out); }
+static mk_status run_silu(void *arg) {
+    workload *w = arg; return mk_silu_mul(w->ctx, &w->in[0], &w->in[2], &w->out); }
 
 static mk_status setup_qgemv(workload *w, mkref_rng *r) {
     mk_qweight_desc d = {MK_QW4, 2048, 4096, 32, 0};
@@ -120,7 +124,8 @@ static mk_status setup_qgemv(workload *w, mkref_rng *r) {
     return output(w, 2, (int64_t[]){1, 2048});
 }
 
-static mk_status run_qgemm(workload *w) { return mk_qgemm(w->ctx, &w->in[0], w->qw, NULL, &w->out); }
+static mk_status run_qgemm(void *arg) {
+    workload *w = arg; return mk_qgemm(w->ctx, &w->in[0], w->qw, NULL, &w->out); }
 
 enum { DEC_B = 2, DEC_H = 8, DEC_D = 128, DEC_CTX = 2048, DEC_BS = 16 };
 
@@ -165,7 +170,8 @@ static mk_status setup_decode(workload *w, mkref_rng *r) {
     return output(w, 3, (int64_t[]){DEC_B, DEC_H, DEC_D});
 }
 
-static mk_status run_decode(workload *w) {
+static mk_status run_decode(void *arg) {
+    workload *w = arg;
     mk_attn_params p = {0, 0, -1, 0};
     return mk_attention_decode(w->ctx, &w->in[0], w->cache, &w->bt, &w->lens, &p, &w->out);
 }
@@ -210,7 +216,7 @@ static size_t out_numel(const workload *w) {
 
 /* Best of 3 timed runs after a warm-up; *ms < 0 and a reason when the run fails or its
    output differs from ref. */
-static mk_status measure(workload *w, mk_status (*run)(workload *), const float *ref, float *scratch,
+static mk_status measure(workload *w, mk_status (*run)(void *), const float *ref, float *scratch,
                          double *ms, char *why, size_t n) {
     mk_status s = run(w);
     if (s != MK_OK) {
@@ -232,20 +238,8 @@ static mk_status measure(workload *w, mk_status (*run)(workload *), const float 
             return MK_OK;
         }
     }
-    mk_event *a = NULL, *b = NULL;
-    TRY(mk_event_create(w->ctx, &a));
-    s = mk_event_create(w->ctx, &b);
-    double best = INFINITY;
-    for (int i = 0; i < 3 && s == MK_OK; i++) {
-        float t = 0;
-        if ((s = mk_event_record(a)) == MK_OK && (s = run(w)) == MK_OK && (s = mk_event_record(b)) == MK_OK &&
-            (s = mk_event_elapsed_ms(a, b, &t)) == MK_OK && t < best)
-            best = t;
-    }
-    mk_event_destroy(a);
-    mk_event_destroy(b);
-    *ms = best;
-    return s;
+    /* the run above was the warm-up */
+    return cli_time_best(w->ctx, 3, 0, run, w, ms);
 }
 
 static int mkdirs(const char *file) {
