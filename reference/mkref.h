@@ -122,6 +122,10 @@ float mkref_quantize_act_fp8(const float *x, int64_t k, uint8_t *q);
    products of codes summed exactly (double), y = s_a * s_w * acc (+ bias). */
 void mkref_qgemm(const mk_qweight_desc *d, const mk_qweight_data *w, const float *x, int64_t m,
                  const float *bias, float *y);
+/* The same with the caller's workspace (xp: k floats, qa: k bytes), allocating nothing:
+   mkref_qgemm allocates them itself and, if it cannot, writes NaN to y. */
+void mkref_qgemm_ws(const mk_qweight_desc *d, const mk_qweight_data *w, const float *x, int64_t m,
+                    const float *bias, float *y, float *xp, uint8_t *qa);
 
 /* Importers into preallocated canonical arrays (mk_qweight_data_alloc for *desc_out,
    computed first by the *_desc functions). They return MK_ERR_INVALID_ARGUMENT with a
@@ -181,6 +185,12 @@ int          mkref_model_length(const mkref_model *m);
 int          mkref_model_prefill(mkref_model *m, const int32_t *tokens, int n, float *logits);
 /* Appends one token (decode through the paged cache); logits [vocab]. */
 int          mkref_model_decode(mkref_model *m, int32_t token, float *logits);
+/* The model's f32 weights, for runners that must use the same ones (medkern profile
+   --validate): "embed" [V][H], "final_norm" [H], "lm_head" [V][H] (layer ignored), and
+   per layer "attn_norm", "mlp_norm" [H], "wq" [Hq*Dh][H], "wk", "wv" [Hkv*Dh][H],
+   "wo" [H][Hq*Dh], "w_gate", "w_up" [I][H], "w_down" [H][I]. NULL for an unknown name
+   or a layer out of range. */
+const float *mkref_model_weight(const mkref_model *m, const char *name, int layer);
 
 #ifdef __cplusplus
 }

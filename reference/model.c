@@ -270,3 +270,22 @@ int mkref_model_prefill(mkref_model *m, const int32_t *tokens, int n, float *log
 int mkref_model_decode(mkref_model *m, int32_t token, float *logits) {
     return forward(m, &token, 1, 1, logits);
 }
+
+const float *mkref_model_weight(const mkref_model *m, const char *name, int layer) {
+    if (!m || !name) return NULL;
+    if (!strcmp(name, "embed")) return m->embed;
+    if (!strcmp(name, "final_norm")) return m->final_norm;
+    if (!strcmp(name, "lm_head")) return m->lm_head;
+    if (layer < 0 || layer >= m->cfg.num_layers) return NULL;
+    const mkref_layer *y = &m->layers[layer];
+    if (!strcmp(name, "attn_norm")) return y->attn_norm;
+    if (!strcmp(name, "wq")) return y->wq;
+    if (!strcmp(name, "wk")) return y->wk;
+    if (!strcmp(name, "wv")) return y->wv;
+    if (!strcmp(name, "wo")) return y->wo;
+    if (!strcmp(name, "mlp_norm")) return y->mlp_norm;
+    if (!strcmp(name, "w_gate")) return y->w_gate;
+    if (!strcmp(name, "w_up")) return y->w_up;
+    if (!strcmp(name, "w_down")) return y->w_down;
+    return NULL;
+}

@@ -186,10 +186,16 @@ void mkref_qgemm(const mk_qweight_desc *d, const mk_qweight_data *w, const float
     uint8_t *qa = malloc((size_t)(k > 0 ? k : 1));
     if (!xp || !qa) {
         for (int64_t i = 0; i < m * N; i++) y[i] = NAN;
-        free(xp);
-        free(qa);
-        return;
+    } else {
+        mkref_qgemm_ws(d, w, x, m, bias, y, xp, qa);
     }
+    free(xp);
+    free(qa);
+}
+
+void mkref_qgemm_ws(const mk_qweight_desc *d, const mk_qweight_data *w, const float *x, int64_t m,
+                    const float *bias, float *y, float *xp, uint8_t *qa) {
+    int64_t k = d->k, N = d->n;
     for (int64_t i = 0; i < m; i++) {
         for (int64_t j = 0; j < k; j++) xp[j] = x[i * k + (w->k_perm ? w->k_perm[j] : j)];
         float sa = 0.0f;
@@ -222,6 +228,4 @@ void mkref_qgemm(const mk_qweight_desc *d, const mk_qweight_data *w, const float
             y[i * N + n] = (float)acc;
         }
     }
-    free(xp);
-    free(qa);
 }

@@ -1,10 +1,11 @@
 /*
- * mk_buffer_copy on every device (ref, and each OpenCL or CUDA device present): copies of
- * odd sizes at odd offsets checked byte for byte, bytes outside the destination range and
- * the guard bytes after each buffer untouched, copies inside one buffer that do not
- * overlap, copies queued one after the other, and bad input (NULL buffers, ranges past
- * the end, offset + bytes overflowing, overlap inside one buffer, buffers of two contexts)
- * failing with MK_ERR_INVALID_ARGUMENT, a message naming the argument, and nothing written.
+ * mk_buffer_copy on every device (ref, threads:0 when built, and each OpenCL or CUDA device
+ * present): copies of odd sizes at odd offsets checked byte for byte, bytes outside the
+ * destination range and the guard bytes after each buffer untouched, copies inside one
+ * buffer that do not overlap, copies queued one after the other, and bad input (NULL
+ * buffers, ranges past the end, offset + bytes overflowing, overlap inside one buffer,
+ * buffers of two contexts) failing with MK_ERR_INVALID_ARGUMENT, a message naming the
+ * argument, and nothing written.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -155,7 +156,7 @@ int main(int argc, char **argv) {
     mkt_init(argc, argv, "buffer_copy");
     char ids[32][32];
     int n = 0;
-    static const char *const backends[] = {"ref", "opencl", "cuda"};
+    static const char *const backends[] = {"ref", "opencl", "cuda", "threads"};
     for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)
         n += mkt_devices(backends[i], ids + n, 32 - n);
     for (int d = 0; d < n; d++) {

@@ -39,12 +39,34 @@ __kernel void binary_rows(const __global in_t *a, ulong a_off, long a_rs,
         }
     }
 }
+
+#if defined(MK_HALF) && BIN_OP == 3 && T_IN == 1
+/* f16 add in half arithmetic (cl_khr_fp16, -DMK_HALF=1): as binary_rows, but each sum is
+   one half addition, the correctly rounded (RNE) sum of two f16 values -- the reference's
+   double sum of the same values is exact, so it rounds to the same f16 bits, on devices
+   that keep half subnormals (CL_FP_DENORM in CL_DEVICE_HALF_FP_CONFIG; otherwise tiny
+   sums flush to zero). No conversion to f32 and back. */
+__kernel void binary_rows_half(const __global in_t *a, ulong a_off, long a_rs,
+                               const __global in_t *b, ulong b_off, long b_rs,
+                               __global in_t *out, ulong out_off, long n, long rows) {
+    long c = 4 * (long)get_global_id(0), r = (long)get_global_id(1);
+    if (c >= n || r >= rows) return;
+    const __global half *ha = (const __global half *)a + a_off + (ulong)(r * a_rs + c);
+    const __global half *hb = (const __global half *)b + b_off + (ulong)(r * b_rs + c);
+    __global half *ho = (__global half *)out + out_off + (ulong)(r * n + c);
+    if (c + 4 <= n) {
+        vstore4(vload4(0, ha) + vload4(0, hb), 0, ho);
+    } else {
+        for (long j = 0; j < n - c; j++) ho[j] = ha[j] + hb[j];
+    }
+}
+#endif
 #endif
 
 /* ---------------------------------------------------------------- norms */
 
 /* One work-group (power-of-two size L) per row; f32 accumulation, tree reduction in local
-   memory (deterministic). Work-item i owns the runs of 4 elements 4i, 4(i + L), ... and
+   memory, or with -DMK_SUBGROUPS=1 sub-group reductions (MK_WG_SUM; deterministic). Work-item i owns the runs of 4 elements 4i, 4(i + L), ... and
    the tail elements n4 + i, n4 + i + L, ... (n4 = n rounded down to 4). y may be x itself:
    every item writes only the elements it reads, after the whole row is reduced. */
 #define ROW_LOOP4(j) for (long j = 4 * lid; j < n4; j += 4 * L)
@@ -67,7 +89,7 @@ __kernel void rmsnorm(const __global in_t *x, ulong x_off, long x_rs,
         float v = LOADF(x, xb + (ulong)j);
         ss = fma(v, v, ss);
     }
-    ss = mk_wg_sum(ss, scratch);
+    ss = MK_WG_SUM(ss, scratch);
     const float inv = 1.0f / sqrt(ss / (float)n + eps), one = plus_one ? 1.0f : 0.0f;
     ROW_LOOP4(j) STOREF4(y, yb + (ulong)j, LOADF4(x, xb + (ulong)j) * inv * (LOADF4(w, w_off + (ulong)j) + one));
     ROW_TAIL(j) STOREF(y, yb + (ulong)j, LOADF(x, xb + (ulong)j) * inv * (LOADF(w, w_off + (ulong)j) + one));
@@ -86,7 +108,7 @@ __kernel void layernorm(const __global in_t *x, ulong x_off, long x_rs,
     ROW_LOOP4(j) acc += LOADF4(x, xb + (ulong)j);
     float s = (acc.s0 + acc.s1) + (acc.s2 + acc.s3);
     ROW_TAIL(j) s += LOADF(x, xb + (ulong)j);
-    const float mean = mk_wg_sum(s, scratch) / (float)n;
+    const float mean = MK_WG_SUM(s, scratch) / (float)n;
     acc = (float4)(0.0f);
     ROW_LOOP4(j) {
         float4 d = LOADF4(x, xb + (ulong)j) - mean;
@@ -97,7 +119,7 @@ __kernel void layernorm(const __global in_t *x, ulong x_off, long x_rs,
         float d = LOADF(x, xb + (ulong)j) - mean;
         s2 = fma(d, d, s2);
     }
-    const float inv = 1.0f / sqrt(mk_wg_sum(s2, scratch) / (float)n + eps);
+    const float inv = 1.0f / sqrt(MK_WG_SUM(s2, scratch) / (float)n + eps);
     ROW_LOOP4(j) {
         float4 v = (LOADF4(x, xb + (ulong)j) - mean) * inv * LOADF4(w, w_off + (ulong)j);
         if (has_b) v += LOADF4(b, b_off + (ulong)j);

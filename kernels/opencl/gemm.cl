@@ -65,7 +65,8 @@ void gemm_tiled(const __global in_t *x, ulong x_off, long x_rs,
 /* Small M: one work-group (power-of-two size) per output column n streams w[n][:] once
    and applies it to every row of x. Work-items take interleaved runs of 4 consecutive k
    (coalesced on GPUs) into float4 accumulators (independent FMA chains on CPUs); the
-   partial sums meet in a local-memory tree, in a fixed order. */
+   partial sums meet in a local-memory tree, in a fixed order, or with -DMK_SUBGROUPS=1
+   in sub-group reductions and one pass over the sub-groups' sums (MK_WG_SUM). */
 __kernel void gemv(const __global in_t *x, ulong x_off, long x_rs,
                    const __global in_t *w, ulong w_off, long w_rs,
                    const __global in_t *bias, ulong b_off, int has_bias,
@@ -89,7 +90,7 @@ __kernel void gemv(const __global in_t *x, ulong x_off, long x_rs,
     float bv = has_bias ? LOADF(bias, b_off + (ulong)n) : 0.0f;
     for (int m = 0; m < GEMV_MAX_M; m++) {
         if (m >= M) break; /* uniform across the work-group */
-        float v = mk_wg_sum((acc[m].x + acc[m].y) + (acc[m].z + acc[m].w), scratch);
+        float v = MK_WG_SUM((acc[m].x + acc[m].y) + (acc[m].z + acc[m].w), scratch);
         if (lid == 0) STOREF(y, y_off + (ulong)((long)m * N + n), v + bv);
     }
 }

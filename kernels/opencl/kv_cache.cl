@@ -10,6 +10,8 @@
    head g/2, K when g is even and V when odd; global (2 * Hkv * L, T), local (L, 1). Each
    work-item loads its KV_PER = ceil(D/L) elements once. Tokens whose slot is -1
    (padding) or out of range are skipped (the whole work-group returns).
+   Value pools (KV_QUANT 0) receive the reference's conversion of the input's bits
+   (LOADBITS_T / STOREBITS_T: integer operations, NaN payloads and subnormals exact).
    Quantized pools (KV_QUANT 1: i8, 2: fp8) follow the reference's rule bit for bit
    (reference/kv_cache.c): amax over the row, scale = amax / 127 (or / 448) and
    code = round(x / scale), both correctly rounded divisions; scale 0 stores codes 0. */
@@ -29,12 +31,15 @@ __kernel void kv_append(const __global in_t *k, ulong k_off, long ks0, long ks1,
     const ulong src = is_v ? v_off + (ulong)(t * vs0 + (long)h * vs1) : k_off + (ulong)(t * ks0 + (long)h * ks1);
     __global cache_t *pool = is_v ? vpool : kpool;
     const ulong dst = (ulong)(row * D);
-    float xs[KV_PER];
+    /* the f32 bits the reference loads (LOADBITS_T: NaN payloads and subnormals kept) */
+    uint xb[KV_PER];
     for (int e = 0; e < KV_PER; e++) {
         int j = lid + e * L;
-        xs[e] = j < D ? LOADF(x, src + (ulong)j) : 0.0f;
+        xb[e] = j < D ? LOADBITS_T(T_IN, x, src + (ulong)j) : 0u;
     }
 #if KV_QUANT
+    float xs[KV_PER];
+    for (int e = 0; e < KV_PER; e++) xs[e] = as_float(xb[e]);
     float amax = 0.0f;
     for (int e = 0; e < KV_PER; e++) amax = fmax(amax, fabs(xs[e]));
     amax = mk_wg_max(amax, scratch);
@@ -47,13 +52,15 @@ __kernel void kv_append(const __global in_t *k, ulong k_off, long ks0, long ks1,
 #if KV_QUANT == 1
         pool[dst + (ulong)j] = (cache_t)(int)mk_rne_clamp(q, -127.0f, 127.0f);
 #else
-        pool[dst + (ulong)j] = mk_f32_to_fp8(q); /* q is 0 when s is */
+        /* q is 0 when s is. A NaN x gives the NaN code with x's own sign (the reference's
+           x / s keeps the sign of a NaN x; a device's division may not) */
+        pool[dst + (ulong)j] = s != 0.0f && isnan(xs[e]) ? mk_f32_bits_to_fp8(xb[e]) : mk_f32_to_fp8(q);
 #endif
     }
 #else
     for (int e = 0; e < KV_PER; e++) {
         int j = lid + e * L;
-        if (j < D) STOREF_T(T_CACHE, pool, dst + (ulong)j, xs[e]);
+        if (j < D) STOREBITS_T(T_CACHE, pool, dst + (ulong)j, xb[e]);
     }
 #endif
 }

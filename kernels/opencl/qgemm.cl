@@ -18,12 +18,17 @@
  *
  * Kernels: qgemv (M <= QG_MB: one work-item per output row over the whole K, no
  * reduction; a barrier per chunk keeps every work-item in step, which lets PoCL
- * vectorize across work-items inside the K loop) and qgemm_tiled (64x64 output tiles,
- * K steps of 32 staged in local memory, 4x4 outputs per work-item).
+ * vectorize across work-items inside the K loop), qgemv_rows with its pre-pass qg_prep_x
+ * (W4, M <= QG_MB, for CPU drivers: one work-item per 16/32/64 rows, 16-wide vectors,
+ * see its section) and qgemm_tiled (64x64 output tiles, K steps of 32 staged in local
+ * memory, 4x4 outputs per work-item).
  *
  * Build options: QG_FMT (1 W4, 2 W8, 3 W8A8, 4 FP8), T_IN (dtype code of x, y, bias:
  * f16 or bf16; common.clh), QG_ASYM, QG_GS (group size; 0 = one scale per row), QG_MB
- * and QG_NT (GEMV rows and work-group size), QG_DIV_MODE (below). OpenCL C 1.2.
+ * and QG_NT (GEMV rows and work-group size), QG_ROWS (qgemv_rows: rows per work-item),
+ * QG_DIV_MODE (below). OpenCL C 1.2.
+ * With MK_INT_DOT (opencl.qgemv_dot8, cl_khr_integer_dot_product) the W8A8 GEMV takes
+ * each word's four int8 products with one MK_DOT4X8 (common.clh): the same i32 sums.
  */
 #if QG_DIV_MODE == 2
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
@@ -138,6 +143,9 @@ __kernel __attribute__((reqd_work_group_size(QG_NT, 1, 1))) void qgemv(
 #if QG_A8 || QG_F8
             uint4 a = vload4(0, (__global const uint *)(xq + (long)m * KC * 16 + k0));
             uint aa[4] = {a.s0, a.s1, a.s2, a.s3};
+#if QG_A8 && defined(MK_INT_DOT)
+            for (int i = 0; i < 4; i++) acc[m] += MK_DOT4X8(aa[i], wa[i]); /* 4 products each */
+#else
             for (int i = 0; i < 4; i++)
                 for (int j = 0; j < 4; j++) {
 #if QG_A8
@@ -147,6 +155,7 @@ __kernel __attribute__((reqd_work_group_size(QG_NT, 1, 1))) void qgemv(
                                  mk_fp8_to_f32((uchar)(wa[i] >> (8 * j))), acc[m]);
 #endif
                 }
+#endif
 #else
             float xv[QG_KCB];
             __global const in_t *xr = x + x_off + (long)m * x_s0 + k0;
@@ -198,6 +207,122 @@ __kernel __attribute__((reqd_work_group_size(QG_NT, 1, 1))) void qgemv(
             if (has_bias) v += LOADF(bias + bias_off, n);
             STOREF(y + y_off, (long)m * N + n, v);
         }
+}
+#endif
+
+/* ------------------------------------------------------------ W4 GEMV by row blocks (CPU) */
+
+/* For CPU drivers (host option QG_ROWS = 16, 32 or 64): each work-item owns QG_ROWS
+   consecutive rows of a packed tile and runs over the whole K with explicit 16-wide
+   vectors (one lane per row, QG_ROWS / 16 blocks), so the vector code does not depend on
+   the driver vectorizing across work-items; one work-item per work-group. A weight word
+   holds 8 codes (nibble j = element 8w + j); for 16 rows it is one 64-byte load. A code
+   is taken in place with a mask, no shift: for j < 4, (word & (15 << 4j)) converts to
+   the float c * 16^j exactly; codes 4..7 come the same way from the word shifted down by
+   16 (one shift per word). The pre-pass stores x'[k] = x[k] * 16^-(k % 4) (k % 4 = j % 4;
+   a factor of at most 2^-12 is exact for every f16 and bf16 value, bf16 subnormals
+   included, with denormals kept), so each product x' * (c * 16^(j % 4)) is exactly the
+   x * c of the reference. The zero point leaves the inner loop: per scale group,
+   sum(x * (c - z)) = sum(x * c) - z * sum(x), with the group sums of x from the
+   pre-pass. Per 16 weights the loop is one and, one int-to-float conversion and one fma
+   whose x' operand is a broadcast load. Accumulation in f32 as every device kernel;
+   only the order of the sums differs from the reference. */
+#if defined(QG_MB) && defined(QG_ROWS) && QG_W4
+
+/* xf[m][k] = x'[k] of token m (after the K permutation); xf[QG_MB * K + m * G + g] = the
+   sum of x over group g. Tokens M..QG_MB-1 are zeros (the GEMV computes QG_MB tokens
+   without branches and stores M). One work-item per (group, token). */
+__kernel void qg_prep_x(__global const in_t *x, ulong x_off, long x_s0, __global const int *perm,
+                        int has_perm, __global float *xf, int M, int K, int G) {
+    const int g = (int)get_global_id(0), m = (int)get_global_id(1);
+    if (g >= G || m >= QG_MB) return;
+    __global const in_t *xr = x + x_off + (long)m * x_s0;
+    __global float *xo = xf + (long)m * K;
+    float sum = 0.0f;
+    for (int k = g * QG_GS; k < (g + 1) * QG_GS; k++) {
+        const float v = m < M ? LOADF(xr, has_perm ? clamp(perm[k], 0, K - 1) : k) : 0.0f;
+        sum += v;
+        xo[k] = ldexp(v, -4 * (k & 3)); /* v * 16^-(k % 4), exact */
+    }
+    xf[(long)QG_MB * K + (long)m * G + g] = sum;
+}
+
+#define QG_WPG (QG_GS / 8) /* weight words per scale group */
+#define QG_RB (QG_ROWS / 16) /* 16-row blocks per work-item */
+/* independent accumulators per (block, token): enough chains to hide the fma latency */
+#define QG_NA (QG_RB * QG_MB >= 4 ? 1 : 4 / (QG_RB * QG_MB))
+
+__kernel __attribute__((reqd_work_group_size(1, 1, 1))) void qgemv_rows(
+    __global const uint *wq, __global const half *wsc, __global const uchar *wz,
+    __global const float *xf, int M, int N, int K, int KC, int G, __global in_t *y, ulong y_off,
+    __global const in_t *bias, ulong bias_off, int has_bias) {
+    const int item = (int)get_global_id(0);
+    const int tile = item / (QG_R / QG_ROWS), r0 = (item % (QG_R / QG_ROWS)) * QG_ROWS;
+    __global const uint *wt = wq + (long)tile * KC * 4 * QG_R + r0;
+    __global const half *st = wsc + (long)tile * G * QG_R + r0;
+    __global const float *xs = xf + (long)QG_MB * K; /* group sums */
+    float16 acc[QG_RB][QG_MB];
+#pragma unroll
+    for (int b = 0; b < QG_RB; b++)
+#pragma unroll
+        for (int m = 0; m < QG_MB; m++) acc[b][m] = 0.0f;
+
+    for (int g = 0; g < G; g++) {
+        __global const uint *wg = wt + (long)g * QG_WPG * QG_R;
+        float16 a[QG_RB][QG_MB][QG_NA];
+#pragma unroll
+        for (int b = 0; b < QG_RB; b++)
+#pragma unroll
+            for (int m = 0; m < QG_MB; m++)
+#pragma unroll
+                for (int i = 0; i < QG_NA; i++) a[b][m][i] = 0.0f;
+#pragma unroll
+        for (int w = 0; w < QG_WPG; w++) {
+            __global const float *xw = xf + g * QG_GS + 8 * w;
+#pragma unroll
+            for (int b = 0; b < QG_RB; b++) {
+                const uint16 lo = vload16(0, wg + w * QG_R + 16 * b), hi = lo >> 16;
+#pragma unroll
+                for (int j = 0; j < 8; j++) {
+                    const float16 c = convert_float16(as_int16((j < 4 ? lo : hi) & (15u << (4 * (j & 3)))));
+#pragma unroll
+                    for (int m = 0; m < QG_MB; m++)
+                        a[b][m][j % QG_NA] = fma(c, xw[(long)m * K + j], a[b][m][j % QG_NA]);
+                }
+            }
+        }
+#pragma unroll
+        for (int b = 0; b < QG_RB; b++) {
+            const float16 s = vload_half16(0, st + (long)g * QG_R + 16 * b);
+#if QG_ASYM
+            const float16 z = convert_float16(vload16(0, wz + ((long)tile * G + g) * QG_R + r0 + 16 * b));
+#else
+            const float16 z = 8.0f;
+#endif
+#pragma unroll
+            for (int m = 0; m < QG_MB; m++) {
+                float16 d = a[b][m][0];
+#pragma unroll
+                for (int i = 1; i < QG_NA; i++) d += a[b][m][i];
+                acc[b][m] = fma(s, fma(-z, xs[(long)m * G + g], d), acc[b][m]);
+            }
+        }
+    }
+
+    for (int m = 0; m < QG_MB; m++) {
+        if (m >= M) break;
+        for (int b = 0; b < QG_RB; b++) {
+            float v[16];
+            vstore16(acc[b][m], 0, v);
+            for (int i = 0; i < 16; i++) {
+                const int n = tile * QG_R + r0 + 16 * b + i;
+                if (n >= N) break;
+                float r = v[i];
+                if (has_bias) r += LOADF(bias + bias_off, n);
+                STOREF(y + y_off, (long)m * N + n, r);
+            }
+        }
+    }
 }
 #endif
 

@@ -4,7 +4,8 @@
  * Adding an accelerator = one mk_backend (device enumeration, memory, copies,
  * synchronisation, events, weight packing) + its kernels, each an mk_kernel with a
  * supports() that gives a reason when it says no. docs/porting.md walks through it with
- * the OpenCL backend as the example (planned); the ref backend (backends/ref) is the smallest one.
+ * the OpenCL backend as the worked example; the ref backend (backends/ref) is the
+ * smallest one and the threads backend (backends/threads) the smallest with real kernels.
  *
  * The runtime has validated every argument before a backend sees it: shapes, dtypes,
  * strides, extents within their buffers and index values. Backends check only what is
@@ -63,6 +64,13 @@ typedef struct mk_backend {
     int (*param_list)(mk_context *ctx, mk_param_info *out, int cap);
     mk_status (*param_set)(mk_context *ctx, const char *op, const char *name, int value);
     mk_status (*tuning_file)(const mk_context *ctx, char *path, size_t n);
+    /* Tuned variant choice (optional): the name of the variant the device's tuning file
+       prefers for op (args may be NULL: the op-wide entry), or NULL when it names none;
+       source[0..n) gets where the name comes from (the file, and the entry's key). The
+       string lives as long as the context. The dispatcher checks the name (a variant of
+       this backend for op whose supports() says yes) and otherwise ignores it. */
+    const char *(*tuned_variant)(const mk_context *ctx, mk_op op, const mk_op_args *args, char *source,
+                                 size_t n);
     /* Kernel variants of this backend. */
     const mk_kernel *const *(*kernels)(int *count);
 } mk_backend;
@@ -74,6 +82,9 @@ extern const mk_backend mk_backend_cuda;
 #endif
 #ifdef MEDKERN_HAVE_OPENCL
 extern const mk_backend mk_backend_opencl;
+#endif
+#ifdef MEDKERN_HAVE_THREADS
+extern const mk_backend mk_backend_threads; /* the example backend (docs/porting.md) */
 #endif
 
 /* Helpers for backends (runtime/src/error.c). */

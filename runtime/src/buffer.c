@@ -11,11 +11,13 @@ mk_status mk_buffer_alloc(mk_context *ctx, size_t bytes, mk_buffer **out) {
     if (bytes == 0) return mk__fail(MK_ERR_INVALID_ARGUMENT, "bytes is 0");
     if (bytes > (SIZE_MAX >> 2))
         return mk__fail(MK_ERR_INVALID_ARGUMENT, "bytes (%zu) is absurdly large", bytes);
-    mk_buffer *b = calloc(1, sizeof *b);
+    mk_status s = mk__alive(ctx);
+    if (s != MK_OK) return s;
+    mk_buffer *b = mk__calloc(1, sizeof *b);
     if (!b) return mk__fail(MK_ERR_OUT_OF_MEMORY, "out of host memory for a buffer");
-    mk_status s = ctx->backend->buffer_alloc(ctx, bytes, &b->mem);
+    s = mk__device_result(ctx, ctx->backend->buffer_alloc(ctx, bytes, &b->mem));
     if (s != MK_OK) {
-        free(b);
+        mk__free(b);
         return s;
     }
     b->ctx = ctx;
@@ -27,7 +29,7 @@ mk_status mk_buffer_alloc(mk_context *ctx, size_t bytes, mk_buffer **out) {
 void mk_buffer_free(mk_buffer *buf) {
     if (!buf) return;
     buf->ctx->backend->buffer_free(buf->ctx, buf->mem);
-    free(buf);
+    mk__free(buf);
 }
 
 size_t mk_buffer_size(const mk_buffer *buf) { return buf ? buf->bytes : 0; }
@@ -40,25 +42,25 @@ static mk_status mk_check_range(const mk_buffer *buf, size_t offset, const void 
         return mk__fail(MK_ERR_INVALID_ARGUMENT,
                         "offset + bytes (%zu + %zu) exceeds the buffer size %zu", offset, bytes,
                         buf->bytes);
-    return MK_OK;
+    return mk__alive(buf->ctx);
 }
 
 mk_status mk_buffer_write(mk_buffer *buf, size_t offset, const void *src, size_t bytes) {
     mk_status s = mk_check_range(buf, offset, src, bytes, "src");
     if (s != MK_OK || bytes == 0) return s;
-    return buf->ctx->backend->buffer_write(buf->ctx, buf->mem, offset, src, bytes);
+    return mk__device_result(buf->ctx, buf->ctx->backend->buffer_write(buf->ctx, buf->mem, offset, src, bytes));
 }
 
 mk_status mk_buffer_read(const mk_buffer *buf, size_t offset, void *dst, size_t bytes) {
     mk_status s = mk_check_range(buf, offset, dst, bytes, "dst");
     if (s != MK_OK || bytes == 0) return s;
-    return buf->ctx->backend->buffer_read(buf->ctx, buf->mem, offset, dst, bytes);
+    return mk__device_result(buf->ctx, buf->ctx->backend->buffer_read(buf->ctx, buf->mem, offset, dst, bytes));
 }
 
 mk_status mk_buffer_fill(mk_buffer *buf, size_t offset, uint8_t byte, size_t bytes) {
     mk_status s = mk_check_range(buf, offset, &byte, bytes, "byte");
     if (s != MK_OK || bytes == 0) return s;
-    return buf->ctx->backend->buffer_fill(buf->ctx, buf->mem, offset, byte, bytes);
+    return mk__device_result(buf->ctx, buf->ctx->backend->buffer_fill(buf->ctx, buf->mem, offset, byte, bytes));
 }
 
 mk_status mk_buffer_copy(mk_buffer *dst, size_t dst_offset, const mk_buffer *src,
@@ -75,7 +77,10 @@ mk_status mk_buffer_copy(mk_buffer *dst, size_t dst_offset, const mk_buffer *src
     if (dst == src && dst_offset < src_offset + bytes && src_offset < dst_offset + bytes)
         return mk__fail(MK_ERR_INVALID_ARGUMENT, "dst and src ranges overlap in the same buffer");
     if (bytes == 0) return MK_OK;
-    return dst->ctx->backend->buffer_copy(dst->ctx, dst->mem, dst_offset, src->mem, src_offset, bytes);
+    mk_status s = mk__alive(dst->ctx);
+    if (s != MK_OK) return s;
+    return mk__device_result(dst->ctx, dst->ctx->backend->buffer_copy(dst->ctx, dst->mem, dst_offset,
+                                                                      src->mem, src_offset, bytes));
 }
 
 mk_tensor mk_tensor_make(mk_buffer *buf, size_t offset, mk_dtype dtype, int ndim,

@@ -1,4 +1,5 @@
 /* Contexts: one device, one stream/queue, the per-context kernel choices. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,15 +12,15 @@ mk_status mk_context_create(const char *device, mk_context **out) {
     int index;
     mk_status s = mk_device_find(device, &index);
     if (s != MK_OK) return s;
-    mk_context *ctx = calloc(1, sizeof *ctx);
+    mk_context *ctx = mk__calloc(1, sizeof *ctx);
     if (!ctx) return mk__fail(MK_ERR_OUT_OF_MEMORY, "out of host memory for the context");
     if ((s = mk__device_backend(index, &ctx->backend, &ctx->local_device)) != MK_OK ||
         (s = mk_device_get_info(index, &ctx->info)) != MK_OK) {
-        free(ctx);
+        mk__free(ctx);
         return s;
     }
     if ((s = ctx->backend->context_init(ctx)) != MK_OK) {
-        free(ctx);
+        mk__free(ctx);
         return s;
     }
     if ((s = mk__apply_env_overrides(ctx)) != MK_OK) {
@@ -33,8 +34,8 @@ mk_status mk_context_create(const char *device, mk_context **out) {
 void mk_context_destroy(mk_context *ctx) {
     if (!ctx) return;
     ctx->backend->context_fini(ctx);
-    free(ctx->scratch);
-    free(ctx);
+    mk__free(ctx->scratch);
+    mk__free(ctx);
 }
 
 mk_status mk_context_get_device(const mk_context *ctx, mk_device_info *out) {
@@ -46,12 +47,27 @@ mk_status mk_context_get_device(const mk_context *ctx, mk_device_info *out) {
 
 mk_status mk_synchronize(mk_context *ctx) {
     if (!ctx) return mk__fail(MK_ERR_INVALID_ARGUMENT, "ctx is NULL");
-    return ctx->backend->synchronize(ctx);
+    mk_status s = mk__alive(ctx);
+    return s != MK_OK ? s : mk__device_result(ctx, ctx->backend->synchronize(ctx));
+}
+
+mk_status mk__alive(const mk_context *ctx) {
+    if (__builtin_expect(!ctx->lost, 1)) return MK_OK;
+    return mk__fail(MK_ERR_DEVICE, "context lost (device %s): %s; destroy it and create a new one",
+                    ctx->info.id, ctx->lost_why);
+}
+
+mk_status mk__device_result(mk_context *ctx, mk_status s) {
+    if (s == MK_ERR_DEVICE && !ctx->lost && mk__last_error_is_loss()) {
+        ctx->lost = 1;
+        snprintf(ctx->lost_why, sizeof ctx->lost_why, "%s", mk_last_error());
+    }
+    return s;
 }
 
 void *mk__scratch(mk_context *ctx, size_t bytes) {
     if (bytes > ctx->scratch_bytes) {
-        void *p = realloc(ctx->scratch, bytes);
+        void *p = mk__realloc(ctx->scratch, bytes);
         if (!p) return NULL;
         ctx->scratch = p;
         ctx->scratch_bytes = bytes;

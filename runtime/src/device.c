@@ -15,6 +15,9 @@ static const mk_backend *const mk_backends[] = {
 #ifdef MEDKERN_HAVE_OPENCL
     &mk_backend_opencl,
 #endif
+#ifdef MEDKERN_HAVE_THREADS
+    &mk_backend_threads, /* last: the other backends' indices do not move */
+#endif
 };
 enum { MK_NUM_BACKENDS = sizeof mk_backends / sizeof mk_backends[0] };
 
@@ -74,8 +77,10 @@ mk_status mk_device_get_info(int index, mk_device_info *out) {
     return MK_OK;
 }
 
-/* Rank for "auto": CUDA GPU > OpenCL GPU > OpenCL accelerator/CPU > anything > ref. */
+/* Rank for "auto": CUDA GPU > OpenCL GPU > OpenCL accelerator/CPU > anything > ref; -1 is
+   never chosen (the threads backend is an incomplete example, docs/porting.md). */
 static int mk_auto_rank(const mk_device_info *d) {
+    if (strcmp(d->backend, "threads") == 0) return -1;
     if (strcmp(d->backend, "cuda") == 0) return 50;
     if (strcmp(d->backend, "opencl") == 0)
         return d->type == MK_DEVICE_GPU ? 40 : d->type == MK_DEVICE_ACCELERATOR ? 35 : 30;
@@ -93,7 +98,7 @@ mk_status mk_device_find(const char *device, int *index) {
         if (mk_device_get_info(i, &info) != MK_OK) continue;
         if (strcmp(device, "auto") == 0) {
             int r = mk_auto_rank(&info);
-            if (r > best_rank) best_rank = r, best = i;
+            if (r >= 0 && r > best_rank) best_rank = r, best = i;
         } else if (strcmp(device, info.id) == 0 ||
                    (strcmp(device, info.backend) == 0 && best < 0)) {
             /* "opencl" alone means the first OpenCL device */

@@ -3,7 +3,11 @@
  * choice of one variant per call.
  *
  * Choice: the variant forced on the context (mk_set_kernel or MEDKERN_KERNELS) if any,
- * else the highest-priority variant of the context's backend whose supports() says yes.
+ * else the tuned choice (the variant the device's tuning file names for the op, through
+ * the backend's optional tuned_variant hook) when it is a variant of the context's
+ * backend for the op and its supports() says yes (otherwise it is ignored, and
+ * mk_explain says why), else the highest-priority variant of the context's backend
+ * whose supports() says yes.
  * There is no fallback to another device: when nothing supports a call it fails with
  * MK_ERR_UNSUPPORTED and every variant's reason.
  */
@@ -53,6 +57,9 @@ static void mk_registry_build(void) {
 #ifdef MEDKERN_HAVE_OPENCL
     mk_registry_add(&mk_backend_opencl);
 #endif
+#ifdef MEDKERN_HAVE_THREADS
+    mk_registry_add(&mk_backend_threads);
+#endif
 }
 
 static void mk_registry_get(const mk_kernel *const **list, int *n) {
@@ -94,6 +101,30 @@ static int mk_same_backend(const mk_context *ctx, const mk_kernel *k) {
     return strcmp(k->backend, ctx->backend->name) == 0;
 }
 
+/* The tuned choice for op (args may be NULL) on ctx: the variant the backend's tuning
+   hook names, when that is a variant of ctx's backend for op whose supports() accepts
+   args. Otherwise NULL, with note[0..nn) saying why the named one was ignored ("" when
+   nothing is named). src[0..ns) gets where the name came from. */
+static const mk_kernel *mk_tuned(const mk_context *ctx, mk_op op, const mk_op_args *args, char *src,
+                                 size_t ns, char *note, size_t nn) {
+    note[0] = src[0] = 0;
+    if (!ctx->backend->tuned_variant) return NULL;
+    const char *name = ctx->backend->tuned_variant(ctx, op, args, src, ns);
+    if (!name) return NULL;
+    const mk_kernel *k = mk_find_kernel(op, name);
+    char reason[256] = "";
+    if (!k)
+        snprintf(note, nn, "tuned variant \"%.64s\" (from %s) ignored: no %s variant has that name", name,
+                 src, mk_op_name(op));
+    else if (!mk_same_backend(ctx, k))
+        snprintf(note, nn, "tuned variant %s (from %s) ignored: it is for backend %s", name, src, k->backend);
+    else if (!k->supports(ctx, args, reason, sizeof reason))
+        snprintf(note, nn, "tuned variant %s (from %s) ignored: %s", name, src, reason);
+    else
+        return k;
+    return NULL;
+}
+
 /* Picks the variant for args on ctx; on failure fills why with every reason. */
 static const mk_kernel *mk_choose(const mk_context *ctx, const mk_op_args *args, char *why, size_t n) {
     const mk_kernel *forced = ctx->forced[args->op];
@@ -104,15 +135,20 @@ static const mk_kernel *mk_choose(const mk_context *ctx, const mk_op_args *args,
         snprintf(why, n, "forced variant %s does not support this call: %s", forced->name, reason);
         return NULL;
     }
+    char src[512], note[1024];
+    const mk_kernel *tuned = mk_tuned(ctx, args->op, args, src, sizeof src, note, sizeof note);
+    if (tuned) return tuned;
     const mk_kernel *const *list;
     int count;
     mk_registry_get(&list, &count);
     const mk_kernel *best = NULL;
+    int own = 0; /* variants of the context's backend for this op */
     size_t used = (size_t)snprintf(why, n, "no %s variant supports this call on %s:",
                                    mk_op_name(args->op), ctx->info.id);
     for (int i = 0; i < count; i++) {
         const mk_kernel *k = list[i];
         if (k->op != args->op || !mk_same_backend(ctx, k)) continue;
+        own++;
         if (best && k->priority <= best->priority) continue;
         reason[0] = 0;
         if (k->supports(ctx, args, reason, sizeof reason))
@@ -120,16 +156,20 @@ static const mk_kernel *mk_choose(const mk_context *ctx, const mk_op_args *args,
         else if (used < n)
             used += (size_t)snprintf(why + used, n - used, " [%s: %s]", k->name, reason);
     }
+    if (!own && used < n)
+        snprintf(why + used, n - used, " the %s backend implements no %s variant", ctx->backend->name,
+                 mk_op_name(args->op));
     return best;
 }
 
 mk_status mk__run(mk_context *ctx, const mk_op_args *args) {
-    mk_status s = mk__validate(ctx, args);
+    mk_status s = ctx ? mk__alive(ctx) : MK_OK; /* a lost device: not even index reads */
     if (s != MK_OK) return s;
+    if ((s = mk__validate(ctx, args)) != MK_OK) return s;
     char why[1024];
     const mk_kernel *k = mk_choose(ctx, args, why, sizeof why);
     if (!k) return mk__fail(MK_ERR_UNSUPPORTED, "%s", why);
-    s = k->run(ctx, args);
+    s = mk__device_result(ctx, k->run(ctx, args));
     if (s == MK_OK) ctx->last[args->op] = k;
     return s;
 }
@@ -149,7 +189,9 @@ mk_status mk_explain(mk_context *ctx, mk_op op, const mk_op_args *args, char *bu
     size_t used = 0;
 #define OUT(...) do { if (used < n) used += (size_t)snprintf(buf + used, n - used, __VA_ARGS__); } while (0)
     const mk_kernel *chosen = NULL, *forced = ctx->forced[op];
-    char reason[256];
+    int own = 0; /* variants of the context's backend for op */
+    char reason[256], src[512], note[1024];
+    const mk_kernel *tuned = mk_tuned(ctx, op, args, src, sizeof src, note, sizeof note);
     OUT("%s on %s (%s)%s\n", mk_op_name(op), ctx->info.id, ctx->info.name,
         args ? "" : " [no call arguments: device-level reasons only]");
     for (int i = 0; i < count; i++) {
@@ -159,6 +201,7 @@ mk_status mk_explain(mk_context *ctx, mk_op op, const mk_op_args *args, char *bu
             OUT("  %-28s no  (backend %s, context is on %s)\n", k->name, k->backend, ctx->backend->name);
             continue;
         }
+        own++;
         reason[0] = 0;
         int ok = k->supports(ctx, args, reason, sizeof reason);
         if (ok && forced && k != forced) {
@@ -169,7 +212,13 @@ mk_status mk_explain(mk_context *ctx, mk_op op, const mk_op_args *args, char *bu
             ok ? "" : ": ", ok ? "" : reason);
         if (ok && (!chosen || k->priority > chosen->priority)) chosen = k;
     }
-    if (chosen)
+    if (!own) OUT("  (the %s backend implements no %s variant)\n", ctx->backend->name, mk_op_name(op));
+    if (note[0]) OUT("  %s\n", note);
+    if (tuned && forced)
+        OUT("  tuned variant %s (from %s) not used: %s is forced\n", tuned->name, src, forced->name);
+    if (tuned && !forced)
+        OUT("chosen: %s (tuned: from %s)\n", tuned->name, src);
+    else if (chosen)
         OUT("chosen: %s%s\n", chosen->name, forced ? " (forced)" : "");
     else
         OUT("chosen: none (the call would fail with MK_ERR_UNSUPPORTED)\n");

@@ -4,6 +4,7 @@
 #include "internal.h"
 
 static _Thread_local char mk_error_text[1024];
+static _Thread_local int mk_error_is_loss; /* the message came from mk__fail_lost */
 
 const char *mk_version(void) { return "0.1.0"; }
 
@@ -25,8 +26,20 @@ const char *mk_last_error(void) { return mk_error_text; }
 
 mk_status mk__vfail(mk_status s, const char *fmt, va_list ap) {
     vsnprintf(mk_error_text, sizeof mk_error_text, fmt, ap);
+    mk_error_is_loss = 0;
     return s;
 }
+
+mk_status mk__fail_lost(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    mk__vfail(MK_ERR_DEVICE, fmt, ap);
+    va_end(ap);
+    mk_error_is_loss = 1;
+    return MK_ERR_DEVICE;
+}
+
+int mk__last_error_is_loss(void) { return mk_error_is_loss; }
 
 mk_status mk__fail(mk_status s, const char *fmt, ...) {
     va_list ap;

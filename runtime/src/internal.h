@@ -20,6 +20,8 @@ struct mk_context {
     const mk_kernel *last[MK_OP_COUNT];   /* variant of the last call        */
     void *scratch;                    /* host scratch for index checks (grows) */
     size_t scratch_bytes;
+    int lost;                         /* the device is gone: calls fail (mk__alive) */
+    char lost_why[256];               /* the failure that lost it                  */
 };
 
 struct mk_buffer {
@@ -53,6 +55,54 @@ struct mk_qweight {
 /* Sets the thread-local message and returns s. */
 mk_status mk__fail(mk_status s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 mk_status mk__vfail(mk_status s, const char *fmt, va_list ap);
+/* MK_ERR_DEVICE for a failure that means the device is gone (device lost, a sticky
+   driver error): backends call it instead of mk__fail, and the runtime then marks the
+   context lost (mk__device_result). */
+mk_status mk__fail_lost(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* 1 when the last message on this thread came from mk__fail_lost. */
+int mk__last_error_is_loss(void);
+
+/* ---- a lost device (context.c) */
+/* MK_OK, or MK_ERR_DEVICE "context lost: ..." when ctx's device is gone. Every call that
+   would touch the device checks it first. */
+mk_status mk__alive(const mk_context *ctx);
+/* Passes s through; a device-loss failure (mk__fail_lost) marks ctx lost on the way. */
+mk_status mk__device_result(mk_context *ctx, mk_status s);
+
+/* ---- host allocations (alloc.c) and fault injection (fault.c)
+   The library allocates host memory only through these (same contracts as the C
+   library's), so MEDKERN_FAULT_HOST_ALLOC=N can fail the Nth allocation and the
+   accounting can count what is still live. Backends consult mk__fault_device_alloc()
+   before every device allocation, call mk__device_live(+1/-1) after one succeeds or is
+   released, and consult mk__fault_device_lost() before every queue call (enqueue,
+   copy, finish, launch), failing it as their driver would when it says 1. */
+typedef enum { MK_FAULT_HOST_ALLOC, MK_FAULT_DEVICE_ALLOC, MK_FAULT_DEVICE_LOST, MK_FAULT_KINDS } mk_fault_kind;
+/* The call site (file, line, function) is what the report names. */
+typedef struct { const char *file; int line; const char *func; } mk_site;
+#define MK_SITE ((mk_site){__FILE__, __LINE__, __func__})
+extern int mk__fault_mode;            /* -1 not read yet, 0 off, 1 on */
+int mk__fault_init(void);
+int mk__fault_point(mk_fault_kind kind, mk_site at);
+void mk__fault_live(mk_fault_kind kind, int delta);
+static inline int mk__fault_on(void) {
+    int m = __atomic_load_n(&mk__fault_mode, __ATOMIC_ACQUIRE);
+    return __builtin_expect(m == 0, 1) ? 0 : m > 0 ? 1 : mk__fault_init();
+}
+void *mk__malloc_at(size_t n, mk_site at);
+void *mk__calloc_at(size_t n, size_t size, mk_site at);
+void *mk__realloc_at(void *p, size_t n, mk_site at);
+void *mk__aligned_alloc_at(size_t align, size_t n, mk_site at);
+char *mk__strdup_at(const char *s, mk_site at);
+void mk__free(void *p);
+#define mk__malloc(n) mk__malloc_at((n), MK_SITE)
+#define mk__calloc(n, size) mk__calloc_at((n), (size), MK_SITE)
+#define mk__realloc(p, n) mk__realloc_at((p), (n), MK_SITE)
+#define mk__aligned_alloc(align, n) mk__aligned_alloc_at((align), (n), MK_SITE)
+#define mk__strdup(s) mk__strdup_at((s), MK_SITE)
+#define mk__fault_device_alloc() mk__fault_device_alloc_at(MK_SITE)
+#define mk__fault_device_alloc_at(at) (mk__fault_on() && mk__fault_point(MK_FAULT_DEVICE_ALLOC, (at)))
+#define mk__fault_device_lost() (mk__fault_on() && mk__fault_point(MK_FAULT_DEVICE_LOST, MK_SITE))
+#define mk__device_live(delta) (mk__fault_on() ? mk__fault_live(MK_FAULT_DEVICE_ALLOC, (delta)) : (void)0)
 
 /* ---- host scratch of a context (context.c): at least `bytes`, reused between calls */
 void *mk__scratch(mk_context *ctx, size_t bytes);

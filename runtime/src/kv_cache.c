@@ -12,7 +12,8 @@ mk_status mk_kv_cache_create(mk_context *ctx, const mk_kv_cache_desc *desc, mk_k
     if (!ctx) return mk__fail(MK_ERR_INVALID_ARGUMENT, "ctx is NULL");
     mk_status s = mk__validate_kv_desc(desc);
     if (s != MK_OK) return s;
-    mk_kv_cache *c = calloc(1, sizeof *c);
+    if ((s = mk__alive(ctx)) != MK_OK) return s;
+    mk_kv_cache *c = mk__calloc(1, sizeof *c);
     if (!c) return mk__fail(MK_ERR_OUT_OF_MEMORY, "out of host memory for the cache");
     c->ctx = ctx;
     c->desc = *desc;
@@ -44,7 +45,7 @@ void mk_kv_cache_destroy(mk_kv_cache *c) {
     mk_buffer_free(c->v);
     mk_buffer_free(c->k_scale);
     mk_buffer_free(c->v_scale);
-    free(c);
+    mk__free(c);
 }
 
 mk_status mk_kv_cache_get_desc(const mk_kv_cache *c, mk_kv_cache_desc *out) {

@@ -13,14 +13,14 @@ mk_status mk_qweight_data_alloc(const mk_qweight_desc *desc, int with_zeros, int
     if (s != MK_OK) return s;
     if (with_zeros && desc->format != MK_QW4)
         return mk__fail(MK_ERR_INVALID_ARGUMENT, "with_zeros is set but only QW4 has zero points");
-    out->q = malloc(mkref_qweight_q_bytes(desc));
-    out->scales = malloc(mkref_qweight_scale_bytes(desc));
+    out->q = mk__malloc(mkref_qweight_q_bytes(desc));
+    out->scales = mk__malloc(mkref_qweight_scale_bytes(desc));
     if (with_zeros) {
         mk_qweight_desc asym = *desc;
         asym.asymmetric = 1;
-        out->zeros = malloc(mkref_qweight_zero_bytes(&asym));
+        out->zeros = mk__malloc(mkref_qweight_zero_bytes(&asym));
     }
-    if (with_perm) out->k_perm = malloc((size_t)desc->k * sizeof(int32_t));
+    if (with_perm) out->k_perm = mk__malloc((size_t)desc->k * sizeof(int32_t));
     if (!out->q || !out->scales || (with_zeros && !out->zeros) || (with_perm && !out->k_perm)) {
         mk_qweight_data_free(out);
         return mk__fail(MK_ERR_OUT_OF_MEMORY, "out of host memory for the weight arrays");
@@ -30,10 +30,10 @@ mk_status mk_qweight_data_alloc(const mk_qweight_desc *desc, int with_zeros, int
 
 void mk_qweight_data_free(mk_qweight_data *d) {
     if (!d) return;
-    free(d->q);
-    free(d->scales);
-    free(d->zeros);
-    free(d->k_perm);
+    mk__free(d->q);
+    mk__free(d->scales);
+    mk__free(d->zeros);
+    mk__free(d->k_perm);
     memset(d, 0, sizeof *d);
 }
 
@@ -45,14 +45,15 @@ mk_status mk_qweight_create(mk_context *ctx, const mk_qweight_desc *desc, const 
     if (!data) return mk__fail(MK_ERR_INVALID_ARGUMENT, "data is NULL");
     mk_status s = mk__validate_qweight(desc, data);
     if (s != MK_OK) return s;
-    mk_qweight *qw = calloc(1, sizeof *qw);
+    if ((s = mk__alive(ctx)) != MK_OK) return s;
+    mk_qweight *qw = mk__calloc(1, sizeof *qw);
     if (!qw) return mk__fail(MK_ERR_OUT_OF_MEMORY, "out of host memory for the weight");
     qw->ctx = ctx;
     qw->desc = *desc;
     qw->has_zeros = data->zeros != NULL;
     qw->has_perm = data->k_perm != NULL;
-    if ((s = ctx->backend->qweight_create(ctx, qw, data)) != MK_OK) {
-        free(qw);
+    if ((s = mk__device_result(ctx, ctx->backend->qweight_create(ctx, qw, data))) != MK_OK) {
+        mk__free(qw);
         return s;
     }
     *out = qw;
@@ -62,7 +63,7 @@ mk_status mk_qweight_create(mk_context *ctx, const mk_qweight_desc *desc, const 
 void mk_qweight_destroy(mk_qweight *qw) {
     if (!qw) return;
     qw->ctx->backend->qweight_destroy(qw);
-    free(qw);
+    mk__free(qw);
 }
 
 mk_status mk_qweight_get_desc(const mk_qweight *qw, mk_qweight_desc *out) {
@@ -77,7 +78,8 @@ mk_status mk_qweight_read(const mk_qweight *qw, mk_qweight_data *out) {
     if (!out || !out->q || !out->scales) return mk__fail(MK_ERR_INVALID_ARGUMENT, "out arrays are NULL");
     if (qw->has_zeros && !out->zeros) return mk__fail(MK_ERR_INVALID_ARGUMENT, "out->zeros is NULL but the weight has zero points");
     if (qw->has_perm && !out->k_perm) return mk__fail(MK_ERR_INVALID_ARGUMENT, "out->k_perm is NULL but the weight has a K permutation");
-    return qw->ctx->backend->qweight_read(qw, out);
+    mk_status s = mk__alive(qw->ctx);
+    return s != MK_OK ? s : mk__device_result(qw->ctx, qw->ctx->backend->qweight_read(qw, out));
 }
 
 /* ---- importers */
@@ -88,6 +90,7 @@ static mk_status import_finish(mk_status s, const char *msg, const mk_qweight_de
                                mk_qweight_data *data_out) {
     if (s != MK_OK) {
         mk_qweight_data_free(data);
+        if (!msg[0] && s == MK_ERR_OUT_OF_MEMORY) msg = "out of host memory importing the weight";
         return mk__fail(s, "%s", msg);
     }
     *desc_out = *desc;

@@ -618,17 +618,17 @@ mk_status mk__validate_qweight(const mk_qweight_desc *d, const mk_qweight_data *
             if (z[i] > 15) FAIL("data->zeros[%lld] is %u (must be 0..15)", (long long)i, z[i]);
     }
     if (data->k_perm) {
-        uint8_t *seen = calloc((size_t)d->k, 1);
+        uint8_t *seen = mk__calloc((size_t)d->k, 1);
         if (!seen) return mk__fail(MK_ERR_OUT_OF_MEMORY, "out of host memory checking data->k_perm");
         for (int64_t j = 0; j < d->k; j++) {
             int32_t p = data->k_perm[j];
             if (p < 0 || p >= d->k || seen[p]) {
-                free(seen);
+                mk__free(seen);
                 FAIL("data->k_perm is not a permutation of 0..k-1 (k_perm[%lld] = %d)", (long long)j, p);
             }
             seen[p] = 1;
         }
-        free(seen);
+        mk__free(seen);
     }
     return MK_OK;
 }

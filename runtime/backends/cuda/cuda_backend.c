@@ -14,10 +14,41 @@
 
 /* ------------------------------------------------------------------ errors */
 
+int cuda_is_loss(cudaError_t err) {
+    switch (err) {
+    case cudaErrorDevicesUnavailable: case cudaErrorNoDevice: case cudaErrorECCUncorrectable:
+    case cudaErrorIllegalAddress: case cudaErrorLaunchTimeout: case cudaErrorContextIsDestroyed:
+    case cudaErrorAssert: case cudaErrorHardwareStackError: case cudaErrorIllegalInstruction:
+    case cudaErrorMisalignedAddress: case cudaErrorInvalidAddressSpace: case cudaErrorInvalidPc:
+    case cudaErrorLaunchFailure:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 mk_status cuda_fail(cudaError_t err, const char *what) {
     (void)cudaGetLastError(); /* clear a non-sticky error; a sticky one stays regardless */
+    if (cuda_is_loss(err))
+        return mk__fail_lost("cuda: %s: %s (%s): the device is lost", what, cudaGetErrorName(err),
+                             cudaGetErrorString(err));
     mk_status s = err == cudaErrorMemoryAllocation ? MK_ERR_OUT_OF_MEMORY : MK_ERR_DEVICE;
     return mk__fail(s, "cuda: %s: %s (%s)", what, cudaGetErrorName(err), cudaGetErrorString(err));
+}
+
+cudaError_t cuda_malloc_at(void **p, size_t bytes, mk_site at) {
+    *p = NULL;
+    if (mk__fault_device_alloc_at(at)) return cudaErrorMemoryAllocation;
+    cudaError_t e = cudaMalloc(p, bytes);
+    if (e == cudaSuccess) mk__device_live(1);
+    else *p = NULL;
+    return e;
+}
+
+void cuda_free(void *p) {
+    if (!p) return;
+    mk__device_live(-1);
+    if (cudaFree(p) != cudaSuccess) (void)cudaGetLastError();
 }
 
 mk_status cuda_blas_fail(cublasStatus_t st, const char *what) {
@@ -26,6 +57,7 @@ mk_status cuda_blas_fail(cublasStatus_t st, const char *what) {
 }
 
 mk_status cuda_launched(cudaError_t err, const char *kernel) {
+    if (err == cudaSuccess && mk__fault_device_lost()) err = cudaErrorLaunchFailure;
     if (err == cudaSuccess) return MK_OK;
     char what[96];
     snprintf(what, sizeof what, "launching %s", kernel);
@@ -164,18 +196,18 @@ static void destroy_ctx(cuda_ctx *c) {
     if (c->stream) (void)cudaStreamSynchronize(c->stream);
     if (c->lt) cublasLtDestroy(c->lt);
     if (c->blas) cublasDestroy(c->blas);
-    if (c->workspace) cudaFree(c->workspace);
+    cuda_free(c->workspace);
     cuda_rope_tables_free(c);
     if (c->stream) cudaStreamDestroy(c->stream);
     (void)cudaGetLastError();
     pthread_mutex_destroy(&c->lock);
-    free(c);
+    mk__free(c);
 }
 
 static mk_status cu_context_init(mk_context *ctx) {
     const cuda_device *d = cuda_device_get(ctx->local_device);
     if (!d) return mk__fail(MK_ERR_DEVICE, "cuda: device %d is not usable", ctx->local_device);
-    cuda_ctx *c = calloc(1, sizeof *c);
+    cuda_ctx *c = mk__calloc(1, sizeof *c);
     if (!c) return mk__fail(MK_ERR_OUT_OF_MEMORY, "out of host memory for the CUDA context");
     c->dev = d;
     pthread_mutex_init(&c->lock, NULL);
@@ -197,7 +229,7 @@ static mk_status cu_context_init(mk_context *ctx) {
     /* Hopper wants 32 MiB of cuBLAS workspace, older GPUs 4 MiB. Owned by the context so
        the handle never allocates behind our back and results stay reproducible. */
     c->workspace_bytes = (size_t)(d->cc_major >= 9 ? 32 : 4) << 20;
-    if ((e = cudaMalloc(&c->workspace, c->workspace_bytes)) != cudaSuccess) {
+    if ((e = cuda_malloc(&c->workspace, c->workspace_bytes)) != cudaSuccess) {
         c->workspace = NULL;
         s = cuda_fail(e, "allocating the cuBLAS workspace");
         goto fail;
@@ -236,7 +268,7 @@ static void cu_context_fini(mk_context *ctx) {
 static mk_status cu_buffer_alloc(mk_context *ctx, size_t bytes, void **mem) {
     mk_status s = cuda_enter(ctx);
     if (s != MK_OK) return s;
-    cudaError_t e = cudaMalloc(mem, bytes); /* 256-byte aligned */
+    cudaError_t e = cuda_malloc(mem, bytes); /* 256-byte aligned */
     if (e != cudaSuccess) {
         *mem = NULL;
         char what[96];
@@ -248,19 +280,19 @@ static mk_status cu_buffer_alloc(mk_context *ctx, size_t bytes, void **mem) {
 
 static void cu_buffer_free(mk_context *ctx, void *mem) {
     if (!mem) return;
-    if (cuda_enter(ctx) != MK_OK) return;
-    if (cudaFree(mem) != cudaSuccess) (void)cudaGetLastError();
+    (void)cuda_enter(ctx); /* even when that fails: the count must drop */
+    cuda_free(mem);
 }
 
 static mk_status sync_stream(const mk_context *ctx, const char *what) {
-    cudaError_t e = cudaStreamSynchronize(cuda_of(ctx)->stream);
+    cudaError_t e = CUDA_QUEUE(cudaStreamSynchronize(cuda_of(ctx)->stream));
     return e == cudaSuccess ? MK_OK : cuda_fail(e, what);
 }
 
 static mk_status cu_buffer_write(mk_context *ctx, void *mem, size_t off, const void *src, size_t n) {
     mk_status s = cuda_enter(ctx);
     if (s != MK_OK) return s;
-    cudaError_t e = cudaMemcpyAsync((char *)mem + off, src, n, cudaMemcpyHostToDevice, cuda_of(ctx)->stream);
+    cudaError_t e = CUDA_QUEUE(cudaMemcpyAsync((char *)mem + off, src, n, cudaMemcpyHostToDevice, cuda_of(ctx)->stream));
     if (e != cudaSuccess) return cuda_fail(e, "copying host to device (buffer write)");
     return sync_stream(ctx, "buffer write");
 }
@@ -268,7 +300,7 @@ static mk_status cu_buffer_write(mk_context *ctx, void *mem, size_t off, const v
 static mk_status cu_buffer_read(mk_context *ctx, void *mem, size_t off, void *dst, size_t n) {
     mk_status s = cuda_enter(ctx);
     if (s != MK_OK) return s;
-    cudaError_t e = cudaMemcpyAsync(dst, (const char *)mem + off, n, cudaMemcpyDeviceToHost, cuda_of(ctx)->stream);
+    cudaError_t e = CUDA_QUEUE(cudaMemcpyAsync(dst, (const char *)mem + off, n, cudaMemcpyDeviceToHost, cuda_of(ctx)->stream));
     if (e != cudaSuccess) return cuda_fail(e, "copying device to host (buffer read)");
     return sync_stream(ctx, "buffer read");
 }
@@ -276,7 +308,7 @@ static mk_status cu_buffer_read(mk_context *ctx, void *mem, size_t off, void *ds
 static mk_status cu_buffer_fill(mk_context *ctx, void *mem, size_t off, uint8_t byte, size_t n) {
     mk_status s = cuda_enter(ctx);
     if (s != MK_OK) return s;
-    cudaError_t e = cudaMemsetAsync((char *)mem + off, byte, n, cuda_of(ctx)->stream);
+    cudaError_t e = CUDA_QUEUE(cudaMemsetAsync((char *)mem + off, byte, n, cuda_of(ctx)->stream));
     return e == cudaSuccess ? MK_OK : cuda_fail(e, "cudaMemsetAsync (buffer fill)");
 }
 
@@ -289,15 +321,15 @@ static mk_status cu_buffer_copy(mk_context *ctx, void *dst, size_t doff, void *s
     if (d < p + n && p < d + n && d != p) {
         /* overlapping ranges of one allocation (memmove semantics): through a temporary */
         void *tmp = NULL;
-        if ((e = cudaMalloc(&tmp, n)) != cudaSuccess) return cuda_fail(e, "allocating a copy temporary");
-        if ((e = cudaMemcpyAsync(tmp, p, n, cudaMemcpyDeviceToDevice, st)) == cudaSuccess &&
+        if ((e = cuda_malloc(&tmp, n)) != cudaSuccess) return cuda_fail(e, "allocating a copy temporary");
+        if ((e = CUDA_QUEUE(cudaMemcpyAsync(tmp, p, n, cudaMemcpyDeviceToDevice, st))) == cudaSuccess &&
             (e = cudaMemcpyAsync(d, tmp, n, cudaMemcpyDeviceToDevice, st)) == cudaSuccess)
             e = cudaStreamSynchronize(st);
-        cudaFree(tmp);
+        cuda_free(tmp);
         return e == cudaSuccess ? MK_OK : cuda_fail(e, "copying between overlapping ranges");
     }
     if (d == p) return MK_OK;
-    e = cudaMemcpyAsync(d, p, n, cudaMemcpyDeviceToDevice, st);
+    e = CUDA_QUEUE(cudaMemcpyAsync(d, p, n, cudaMemcpyDeviceToDevice, st));
     return e == cudaSuccess ? MK_OK : cuda_fail(e, "cudaMemcpyAsync (buffer copy)");
 }
 
@@ -326,14 +358,14 @@ static void cu_event_destroy(mk_context *ctx, void *ev) {
 static mk_status cu_event_record(mk_context *ctx, void *ev) {
     mk_status s = cuda_enter(ctx);
     if (s != MK_OK) return s;
-    cudaError_t e = cudaEventRecord((cudaEvent_t)ev, cuda_of(ctx)->stream);
+    cudaError_t e = CUDA_QUEUE(cudaEventRecord((cudaEvent_t)ev, cuda_of(ctx)->stream));
     return e == cudaSuccess ? MK_OK : cuda_fail(e, "cudaEventRecord");
 }
 
 static mk_status cu_event_elapsed_ms(mk_context *ctx, void *start, void *end, float *ms) {
     mk_status s = cuda_enter(ctx);
     if (s != MK_OK) return s;
-    cudaError_t e = cudaEventSynchronize((cudaEvent_t)end);
+    cudaError_t e = CUDA_QUEUE(cudaEventSynchronize((cudaEvent_t)end));
     if (e != cudaSuccess) return cuda_fail(e, "cudaEventSynchronize");
     e = cudaEventElapsedTime(ms, (cudaEvent_t)start, (cudaEvent_t)end);
     return e == cudaSuccess ? MK_OK : cuda_fail(e, "cudaEventElapsedTime");
@@ -349,31 +381,27 @@ typedef struct {
 
 static void qweight_free(const mk_qweight *qw, cuda_qweight *w) {
     if (!w) return;
-    if (cudaSetDevice(cuda_of(qw->ctx)->dev->ordinal) == cudaSuccess) {
-        cudaFree(w->q);
-        cudaFree(w->scales);
-        cudaFree(w->zeros);
-        cudaFree(w->k_perm);
-    }
+    (void)cudaSetDevice(cuda_of(qw->ctx)->dev->ordinal); /* even when that fails: the count must drop */
+    cuda_free(w->q);
+    cuda_free(w->scales);
+    cuda_free(w->zeros);
+    cuda_free(w->k_perm);
     (void)cudaGetLastError();
-    free(w);
+    mk__free(w);
 }
 
 static mk_status upload(mk_context *ctx, void **dst, const void *src, size_t bytes, const char *what) {
-    cudaError_t e = cudaMalloc(dst, bytes ? bytes : 1);
-    if (e != cudaSuccess) {
-        *dst = NULL;
-        return cuda_fail(e, what);
-    }
+    cudaError_t e = cuda_malloc(dst, bytes ? bytes : 1);
+    if (e != cudaSuccess) return cuda_fail(e, what);
     if (!bytes) return MK_OK;
-    e = cudaMemcpyAsync(*dst, src, bytes, cudaMemcpyHostToDevice, cuda_of(ctx)->stream);
+    e = CUDA_QUEUE(cudaMemcpyAsync(*dst, src, bytes, cudaMemcpyHostToDevice, cuda_of(ctx)->stream));
     return e == cudaSuccess ? MK_OK : cuda_fail(e, what);
 }
 
 static mk_status cu_qweight_create(mk_context *ctx, mk_qweight *qw, const mk_qweight_data *data) {
     mk_status s = cuda_enter(ctx);
     if (s != MK_OK) return s;
-    cuda_qweight *w = calloc(1, sizeof *w);
+    cuda_qweight *w = mk__calloc(1, sizeof *w);
     if (!w) return mk__fail(MK_ERR_OUT_OF_MEMORY, "out of host memory for the weight");
     const mk_qweight_desc *d = &qw->desc;
     if ((s = upload(ctx, &w->q, data->q, mkref_qweight_q_bytes(d), "uploading the weight codes")) == MK_OK &&
@@ -395,7 +423,7 @@ static void cu_qweight_destroy(mk_qweight *qw) { qweight_free(qw, qw->impl); }
 
 static mk_status download(mk_context *ctx, void *dst, const void *src, size_t bytes, const char *what) {
     if (!bytes) return MK_OK;
-    cudaError_t e = cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, cuda_of(ctx)->stream);
+    cudaError_t e = CUDA_QUEUE(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, cuda_of(ctx)->stream));
     return e == cudaSuccess ? MK_OK : cuda_fail(e, what);
 }
 

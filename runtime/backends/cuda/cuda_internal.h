@@ -69,6 +69,19 @@ static inline void *cuda_buf(const mk_buffer *b) { return b ? b->mem : NULL; }
    was being done, the error's name and cudaGetErrorString in mk_last_error(). Clears a
    non-sticky error so the next call starts clean. */
 mk_status cuda_fail(cudaError_t err, const char *what);
+/* 1 for the errors after which the device cannot be used by this process (sticky
+   errors: illegal address, launch failure, ...; no device): cuda_fail reports them with
+   mk__fail_lost, so the runtime marks the context lost. */
+int cuda_is_loss(cudaError_t err);
+/* A stream call under fault injection: cudaErrorDevicesUnavailable instead of the call
+   when MEDKERN_FAULT_DEVICE_LOST picks this one (runtime/src/fault.c). */
+#define CUDA_QUEUE(call) (mk__fault_device_lost() ? cudaErrorDevicesUnavailable : (call))
+/* cudaMalloc / cudaFree for every device allocation of the backend: fault injection
+   (cudaErrorMemoryAllocation when MEDKERN_FAULT_DEVICE_ALLOC picks this one) and the
+   live-allocation count (the caller is the site reported). cuda_free accepts NULL. */
+cudaError_t cuda_malloc_at(void **p, size_t bytes, mk_site at);
+#define cuda_malloc(p, bytes) cuda_malloc_at((p), (bytes), MK_SITE)
+void cuda_free(void *p);
 /* A cuBLAS status likewise (cublasGetStatusString). */
 mk_status cuda_blas_fail(cublasStatus_t st, const char *what);
 /* The status of a launcher's return value: MK_OK or cuda_fail(err, "launching <kernel>"). */

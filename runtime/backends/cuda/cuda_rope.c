@@ -46,8 +46,8 @@ void cuda_rope_tables_free(cuda_ctx *c) {
     cuda_rope_table *t = c->rope_tables;
     while (t) {
         cuda_rope_table *next = t->next;
-        cudaFree(t->inv_freq);
-        free(t);
+        cuda_free(t->inv_freq);
+        mk__free(t);
         t = next;
     }
     c->rope_tables = NULL;
@@ -58,23 +58,23 @@ static mk_status upload_table(mk_context *ctx, const mk_rope_params *p, int rota
                               const rope_key *key, cuda_rope_table **out) {
     cuda_ctx *c = cuda_of(ctx);
     const int half = rotary_dim / 2;
-    double *host = malloc((size_t)half * sizeof(double));
-    cuda_rope_table *t = calloc(1, sizeof *t);
+    double *host = mk__malloc((size_t)half * sizeof(double));
+    cuda_rope_table *t = mk__calloc(1, sizeof *t);
     if (!host || !t) {
-        free(host);
-        free(t);
+        mk__free(host);
+        mk__free(t);
         return mk__fail(MK_ERR_OUT_OF_MEMORY, "out of host memory for a rope table");
     }
     for (int i = 0; i < half; i++) host[i] = mkref_rope_inv_freq(p, rotary_dim, i);
     t->key = *key;
-    cudaError_t e = cudaMalloc((void **)&t->inv_freq, (size_t)half * sizeof(double));
+    cudaError_t e = cuda_malloc((void **)&t->inv_freq, (size_t)half * sizeof(double));
     if (e == cudaSuccess)
-        e = cudaMemcpyAsync(t->inv_freq, host, (size_t)half * sizeof(double), cudaMemcpyHostToDevice, c->stream);
+        e = CUDA_QUEUE(cudaMemcpyAsync(t->inv_freq, host, (size_t)half * sizeof(double), cudaMemcpyHostToDevice, c->stream));
     if (e == cudaSuccess) e = cudaStreamSynchronize(c->stream); /* once per parameter set */
-    free(host);
+    mk__free(host);
     if (e != cudaSuccess) {
-        cudaFree(t->inv_freq);
-        free(t);
+        cuda_free(t->inv_freq);
+        mk__free(t);
         return cuda_fail(e, "uploading the rope frequency table");
     }
     *out = t;

@@ -2,7 +2,9 @@
  * OpenCL attention variants:
  *   opencl.flash_prefill   tiled flash attention (kernels/opencl/attention_prefill.cl)
  *   opencl.splitkv_decode  split-KV flash decoding over the paged cache + merge
- *                          (kernels/opencl/attention_decode.cl)
+ *                          (kernels/opencl/attention_decode.cl): a work-group per (kv
+ *                          head, split), or on CPU drivers (tuned style 2) one work-item
+ *                          per (kv heads, split) with 16-wide vectors, built per D.
  *
  * Both kernels take the head dim at run time and are built per power-of-two bucket of
  * it (32..256), so a handful of programs serves every model. Nothing is read back from
@@ -176,11 +178,26 @@ static void dec_plan(mk_context *ctx, int B, int groups_per_seq, int max_ctx, de
     ocl_plan_put(ctx, key, val);
 }
 
+/* The work-item kernel (splitkv_decode_item, for CPU drivers) instead of the work-group
+   one: tuned "attention_decode"/"style" = 2 (the CPU default; 1 = work-groups) selects
+   it when D is a multiple of 16 and one kv head's query heads fit its private state (G x
+   D <= 4096 floats). Returns the kv heads per work-item: the largest divisor of Hkv up to
+   "item_heads" whose heads fit; 0 = the work-group kernel. */
+static int dec_item_heads(const mk_context *ctx, int D, int G, int Hkv) {
+    if (ocl_param(ctx, "attention_decode", "style", 1, NULL) != 2 || D % 16 != 0) return 0;
+    int cap = ocl_param(ctx, "attention_decode", "item_heads", 8, NULL);
+    for (int hpw = cap < Hkv ? cap : Hkv; hpw >= 1; hpw--)
+        if (Hkv % hpw == 0 && (long)hpw * G * D <= 4096) return hpw;
+    return 0;
+}
+
 static int decode_supports(const mk_context *ctx, const mk_op_args *a, char *why, size_t n) {
     if (!a) return 1;
     const mk_kv_cache_desc *d = &a->u.decode.cache->desc;
+    int G = (int)a->u.decode.q->shape[1] / d->num_kv_heads;
+    if (dec_item_heads(ctx, d->head_dim, G, d->num_kv_heads)) return 1;
     dec_config c;
-    return dec_shape(ctx, d->head_dim, (int)a->u.decode.q->shape[1] / d->num_kv_heads, &c, why, n);
+    return dec_shape(ctx, d->head_dim, G, &c, why, n);
 }
 
 static mk_status decode_run(mk_context *ctx, const mk_op_args *a) {
@@ -192,18 +209,27 @@ static mk_status decode_run(mk_context *ctx, const mk_op_args *a) {
     int D = cache->desc.head_dim, G = Hq / Hkv, bs = cache->desc.block_size;
     int max_blocks = (int)bt->shape[1];
     dec_config c;
-    char why[160];
-    if (!dec_shape(ctx, D, G, &c, why, sizeof why))
-        return mk__fail(MK_ERR_UNSUPPORTED, "opencl.splitkv_decode: %s", why);
+    char why[160], opts[160];
+    int hpw = dec_item_heads(ctx, D, G, Hkv);
+    const char *kname = hpw ? "splitkv_decode_item" : "splitkv_decode";
+    if (hpw) { /* one work-item per (kv heads, sequence, split); tiles of 16 tokens */
+        c.bk = 16, c.hg = 1;
+        int len = snprintf(opts, sizeof opts, "-DT_IN=%d -DT_CACHE=%d -DDEC_ITEM -DDEC_D=%d -DDEC_G=%d -DDEC_HPW=%d -DDEC_BT=16",
+                           ocl_dtype_code(q->dtype), ocl_dtype_code(cache->desc.dtype), D, G, hpw);
+        int ahead = ocl_param(ctx, "attention_decode", "prefetch", 0, NULL); /* tiles; 0 = none */
+        if (ahead > 0 && ahead <= 8) snprintf(opts + len, sizeof opts - (size_t)len, " -DDEC_PREFETCH=%d", ahead);
+    } else {
+        if (!dec_shape(ctx, D, G, &c, why, sizeof why))
+            return mk__fail(MK_ERR_UNSUPPORTED, "opencl.splitkv_decode: %s", why);
+        snprintf(opts, sizeof opts, "-DT_IN=%d -DT_CACHE=%d -DDEC_DMAX=%d -DDEC_GMAX=%d -DDEC_BK=%d",
+                 ocl_dtype_code(q->dtype), ocl_dtype_code(cache->desc.dtype), c.dmax, c.gmax, c.bk);
+    }
     long max_ctx = (long)max_blocks * bs;
     if (p->window_left >= 0 && (long)p->window_left + 1 < max_ctx) max_ctx = p->window_left + 1;
-    dec_plan(ctx, B, Hkv * c.hg, (int)(max_ctx < INT32_MAX ? max_ctx : INT32_MAX), &c);
+    dec_plan(ctx, B, hpw ? Hkv / hpw : Hkv * c.hg, (int)(max_ctx < INT32_MAX ? max_ctx : INT32_MAX), &c);
 
-    char opts[160];
-    snprintf(opts, sizeof opts, "-DT_IN=%d -DT_CACHE=%d -DDEC_DMAX=%d -DDEC_GMAX=%d -DDEC_BK=%d",
-             ocl_dtype_code(q->dtype), ocl_dtype_code(cache->desc.dtype), c.dmax, c.gmax, c.bk);
     cl_kernel kd, km = NULL;
-    mk_status s = ocl_kernel(ctx, "attention_decode.cl", "splitkv_decode", opts, &kd);
+    mk_status s = ocl_kernel(ctx, "attention_decode.cl", kname, opts, &kd);
     if (s == MK_OK && c.splits > 1) s = ocl_kernel(ctx, "attention_decode.cl", "splitkv_merge", opts, &km);
     if (s != MK_OK) return s;
 
@@ -232,14 +258,14 @@ static mk_status decode_run(mk_context *ctx, const mk_op_args *a) {
                       OCL_ARG(part),  OCL_ARG(ml_off), OCL_ARG(cHq),   OCL_ARG(cHkv),  OCL_ARG(cD),
                       OCL_ARG(cbs),   OCL_ARG(nblocks), OCL_ARG(scale), OCL_ARG(window), OCL_ARG(softcap),
                       OCL_ARG(splits), OCL_ARG(chunk), OCL_ARG(cG),    OCL_ARG(cHG)};
-    size_t global[3] = {(size_t)c.dmax * Hkv * c.hg, (size_t)B, (size_t)c.splits};
-    size_t local[3] = {(size_t)c.dmax, 1, 1};
-    s = ocl_launch(ctx, kd, "splitkv_decode", (int)(sizeof args / sizeof args[0]), args, 3, global, local);
+    size_t global[3] = {hpw ? (size_t)(Hkv / hpw) : (size_t)c.dmax * Hkv * c.hg, (size_t)B, (size_t)c.splits};
+    size_t local[3] = {hpw ? 1 : (size_t)c.dmax, 1, 1};
+    s = ocl_launch(ctx, kd, kname, (int)(sizeof args / sizeof args[0]), args, 3, global, local);
     if (s != MK_OK || c.splits == 1) return s;
 
     ocl_arg margs[] = {OCL_ARG(part), OCL_ARG(ml_off), OCL_ARG(mo), OCL_ARG(oo), OCL_ARG(cD),
                        OCL_ARG(splits)};
-    size_t mnt = c.dmax < 64 ? (size_t)c.dmax : 64;
+    size_t mnt = hpw ? 1 : c.dmax < 64 ? (size_t)c.dmax : 64;
     size_t mglobal[1] = {mnt * (size_t)B * Hq}, mlocal[1] = {mnt};
     return ocl_launch(ctx, km, "splitkv_merge", 6, margs, 1, mglobal, mlocal);
 }

@@ -23,13 +23,6 @@ static void dev_string(cl_device_id d, cl_device_info what, char *out, size_t n)
     out[n - 1] = 0;
 }
 
-static int has_ext(const char *list, const char *ext) {
-    size_t len = strlen(ext);
-    for (const char *p = list; (p = strstr(p, ext)) != NULL; p += len)
-        if ((p == list || p[-1] == ' ') && (p[len] == ' ' || p[len] == 0)) return 1;
-    return 0;
-}
-
 static void fill_device(ocl_device *od, cl_platform_id plat, cl_device_id dev) {
     mk_device_info *info = &od->info;
     memset(od, 0, sizeof *od);
@@ -60,10 +53,7 @@ static void fill_device(ocl_device *od, cl_platform_id plat, cl_device_id dev) {
     info->capability_major = major;
     info->capability_minor = minor;
 
-    od->has_fp16 = has_ext(od->extensions, "cl_khr_fp16");
-    od->has_subgroups = has_ext(od->extensions, "cl_khr_subgroups") ||
-                        has_ext(od->extensions, "cl_intel_subgroups");
-    od->has_int_dot = has_ext(od->extensions, "cl_khr_integer_dot_product");
+    ocl_ext_probe(od); /* has_fp16, has_subgroups, has_int_dot and the facts their variants need */
     cl_bool unified = CL_FALSE;
     clGetDeviceInfo(dev, CL_DEVICE_HOST_UNIFIED_MEMORY, sizeof unified, &unified, NULL);
     info->features = (od->has_fp16 ? MK_FEATURE_FP16 : 0u) |
@@ -79,20 +69,22 @@ static void fill_device(ocl_device *od, cl_platform_id plat, cl_device_id dev) {
     od->local_mem = (size_t)lmem;
 }
 
+/* Fixed arrays, no allocation: enumeration runs once per process and cannot fail for
+   want of memory (a failure here would hide the devices for good). */
+#define OCL_MAX_PLATFORMS 16
+#define OCL_MAX_PLATFORM_DEVICES 64
+
 static void enumerate(void) {
     cl_uint np = 0;
-    if (clGetPlatformIDs(0, NULL, &np) != CL_SUCCESS || np == 0) return;
-    cl_platform_id *plats = calloc(np, sizeof *plats);
-    if (!plats || clGetPlatformIDs(np, plats, NULL) != CL_SUCCESS) {
-        free(plats);
-        return;
-    }
+    cl_platform_id plats[OCL_MAX_PLATFORMS];
+    if (clGetPlatformIDs(OCL_MAX_PLATFORMS, plats, &np) != CL_SUCCESS || np == 0) return;
+    if (np > OCL_MAX_PLATFORMS) np = OCL_MAX_PLATFORMS;
     for (cl_uint p = 0; p < np && ocl_device_n < OCL_MAX_DEVICES; p++) {
         cl_uint nd = 0;
-        if (clGetDeviceIDs(plats[p], CL_DEVICE_TYPE_ALL, 0, NULL, &nd) != CL_SUCCESS || nd == 0)
-            continue;
-        cl_device_id *devs = calloc(nd, sizeof *devs);
-        if (devs && clGetDeviceIDs(plats[p], CL_DEVICE_TYPE_ALL, nd, devs, NULL) == CL_SUCCESS) {
+        cl_device_id devs[OCL_MAX_PLATFORM_DEVICES];
+        if (clGetDeviceIDs(plats[p], CL_DEVICE_TYPE_ALL, OCL_MAX_PLATFORM_DEVICES, devs, &nd) == CL_SUCCESS &&
+            nd > 0) {
+            if (nd > OCL_MAX_PLATFORM_DEVICES) nd = OCL_MAX_PLATFORM_DEVICES;
             for (cl_uint d = 0; d < nd && ocl_device_n < OCL_MAX_DEVICES; d++) {
                 cl_bool avail = CL_TRUE, compiler = CL_TRUE;
                 clGetDeviceInfo(devs[d], CL_DEVICE_AVAILABLE, sizeof avail, &avail, NULL);
@@ -101,9 +93,7 @@ static void enumerate(void) {
                 fill_device(&ocl_devices[ocl_device_n++], plats[p], devs[d]);
             }
         }
-        free(devs);
     }
-    free(plats);
 }
 
 int ocl_device_total(void) {
@@ -127,49 +117,78 @@ static mk_status ocl_device_info(int local, mk_device_info *out) {
 /* ---- contexts */
 
 
+static void ocl_context_fini(mk_context *ctx);
+
 static mk_status ocl_context_init(mk_context *ctx) {
     const ocl_device *od = ocl_device_get(ctx->local_device);
     if (!od) return mk__fail(MK_ERR_NOT_FOUND, "no OpenCL device %d", ctx->local_device);
-    ocl_ctx *oc = calloc(1, sizeof *oc);
+    ocl_ctx *oc = mk__calloc(1, sizeof *oc);
     if (!oc) return mk__fail(MK_ERR_OUT_OF_MEMORY, "out of host memory for the OpenCL context");
     oc->dev = od;
     cl_int err;
     cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)od->platform, 0};
     oc->cl = clCreateContext(props, 1, &od->device, NULL, NULL, &err);
     if (!oc->cl) {
-        free(oc);
+        mk__free(oc);
         return ocl_fail(err, "clCreateContext");
     }
     oc->queue = clCreateCommandQueue(oc->cl, od->device, CL_QUEUE_PROFILING_ENABLE, &err);
     if (!oc->queue) {
         clReleaseContext(oc->cl);
-        free(oc);
+        mk__free(oc);
         return ocl_fail(err, "clCreateCommandQueue");
     }
     pthread_mutex_init(&oc->lock, NULL);
     ctx->impl = oc;
+    mk_status s = ocl_tuning_init(oc);
+    if (s != MK_OK) {
+        ocl_context_fini(ctx);
+        return s;
+    }
     return MK_OK;
 }
 
 static void ocl_context_fini(mk_context *ctx) {
     ocl_ctx *oc = ocl_of(ctx);
     if (!oc) return;
-    clFinish(oc->queue);
+    if (!ctx->lost) clFinish(oc->queue); /* a lost device: release host state only */
     ocl_scratch_release(ctx);
     ocl_programs_release(oc);
     ocl_tuning_release(oc);
     clReleaseCommandQueue(oc->queue);
     clReleaseContext(oc->cl);
     pthread_mutex_destroy(&oc->lock);
-    free(oc);
+    mk__free(oc);
     ctx->impl = NULL;
 }
 
 /* ---- memory */
 
+cl_mem ocl_buffer_create_at(cl_context cl, cl_mem_flags flags, size_t bytes, void *host, cl_int *err,
+                            mk_site at) {
+    if (mk__fault_device_alloc_at(at)) {
+        *err = CL_MEM_OBJECT_ALLOCATION_FAILURE;
+        return NULL;
+    }
+    cl_mem m = clCreateBuffer(cl, flags, bytes, host, err);
+    if (m && *err != CL_SUCCESS) { /* a driver that returns both: trust the error */
+        clReleaseMemObject(m);
+        m = NULL;
+    }
+    if (m) mk__device_live(1);
+    else if (*err == CL_SUCCESS) *err = CL_MEM_OBJECT_ALLOCATION_FAILURE;
+    return m;
+}
+
+void ocl_buffer_release(cl_mem m) {
+    if (!m) return;
+    mk__device_live(-1);
+    clReleaseMemObject(m);
+}
+
 static mk_status ocl_buffer_alloc(mk_context *ctx, size_t bytes, void **mem) {
     cl_int err;
-    cl_mem m = clCreateBuffer(ocl_of(ctx)->cl, CL_MEM_READ_WRITE, bytes, NULL, &err);
+    cl_mem m = ocl_buffer_create(ocl_of(ctx)->cl, CL_MEM_READ_WRITE, bytes, NULL, &err);
     if (!m) return ocl_fail(err, "clCreateBuffer");
     *mem = m;
     return MK_OK;
@@ -177,40 +196,40 @@ static mk_status ocl_buffer_alloc(mk_context *ctx, size_t bytes, void **mem) {
 
 static void ocl_buffer_free(mk_context *ctx, void *mem) {
     (void)ctx;
-    clReleaseMemObject((cl_mem)mem);
+    ocl_buffer_release((cl_mem)mem);
 }
 
 static mk_status ocl_buffer_write(mk_context *ctx, void *mem, size_t off, const void *src, size_t n) {
-    cl_int err = clEnqueueWriteBuffer(ocl_of(ctx)->queue, (cl_mem)mem, CL_TRUE, off, n, src, 0, NULL, NULL);
-    return err == CL_SUCCESS ? MK_OK : ocl_fail(err, "clEnqueueWriteBuffer");
+    cl_int err = OCL_QUEUE(clEnqueueWriteBuffer(ocl_of(ctx)->queue, (cl_mem)mem, CL_TRUE, off, n, src, 0, NULL, NULL));
+    return err == CL_SUCCESS ? MK_OK : ocl_queue_fail(err, "clEnqueueWriteBuffer");
 }
 
 static mk_status ocl_buffer_read(mk_context *ctx, void *mem, size_t off, void *dst, size_t n) {
-    cl_int err = clEnqueueReadBuffer(ocl_of(ctx)->queue, (cl_mem)mem, CL_TRUE, off, n, dst, 0, NULL, NULL);
-    return err == CL_SUCCESS ? MK_OK : ocl_fail(err, "clEnqueueReadBuffer");
+    cl_int err = OCL_QUEUE(clEnqueueReadBuffer(ocl_of(ctx)->queue, (cl_mem)mem, CL_TRUE, off, n, dst, 0, NULL, NULL));
+    return err == CL_SUCCESS ? MK_OK : ocl_queue_fail(err, "clEnqueueReadBuffer");
 }
 
 static mk_status ocl_buffer_fill(mk_context *ctx, void *mem, size_t off, uint8_t byte, size_t n) {
     cl_uchar pattern = byte;
-    cl_int err = clEnqueueFillBuffer(ocl_of(ctx)->queue, (cl_mem)mem, &pattern, 1, off, n, 0, NULL, NULL);
-    return err == CL_SUCCESS ? MK_OK : ocl_fail(err, "clEnqueueFillBuffer");
+    cl_int err = OCL_QUEUE(clEnqueueFillBuffer(ocl_of(ctx)->queue, (cl_mem)mem, &pattern, 1, off, n, 0, NULL, NULL));
+    return err == CL_SUCCESS ? MK_OK : ocl_queue_fail(err, "clEnqueueFillBuffer");
 }
 
 static mk_status ocl_buffer_copy(mk_context *ctx, void *dst, size_t doff, void *src, size_t soff, size_t n) {
-    cl_int err = clEnqueueCopyBuffer(ocl_of(ctx)->queue, (cl_mem)src, (cl_mem)dst, soff, doff, n, 0, NULL, NULL);
-    return err == CL_SUCCESS ? MK_OK : ocl_fail(err, "clEnqueueCopyBuffer");
+    cl_int err = OCL_QUEUE(clEnqueueCopyBuffer(ocl_of(ctx)->queue, (cl_mem)src, (cl_mem)dst, soff, doff, n, 0, NULL, NULL));
+    return err == CL_SUCCESS ? MK_OK : ocl_queue_fail(err, "clEnqueueCopyBuffer");
 }
 
 static mk_status ocl_synchronize(mk_context *ctx) {
-    cl_int err = clFinish(ocl_of(ctx)->queue);
-    return err == CL_SUCCESS ? MK_OK : ocl_fail(err, "clFinish");
+    cl_int err = OCL_QUEUE(clFinish(ocl_of(ctx)->queue));
+    return err == CL_SUCCESS ? MK_OK : ocl_queue_fail(err, "clFinish");
 }
 
 /* ---- events: a marker per record; its profiling timestamp is the point in the queue */
 
 static mk_status ocl_event_create(mk_context *ctx, void **ev) {
     (void)ctx;
-    *ev = calloc(1, sizeof(cl_event));
+    *ev = mk__calloc(1, sizeof(cl_event));
     return *ev ? MK_OK : mk__fail(MK_ERR_OUT_OF_MEMORY, "out of host memory for an event");
 }
 
@@ -218,13 +237,13 @@ static void ocl_event_destroy(mk_context *ctx, void *ev) {
     (void)ctx;
     cl_event *e = ev;
     if (*e) clReleaseEvent(*e);
-    free(e);
+    mk__free(e);
 }
 
 static mk_status ocl_event_record(mk_context *ctx, void *ev) {
     cl_event *e = ev, fresh = NULL;
-    cl_int err = clEnqueueMarkerWithWaitList(ocl_of(ctx)->queue, 0, NULL, &fresh);
-    if (err != CL_SUCCESS) return ocl_fail(err, "clEnqueueMarkerWithWaitList");
+    cl_int err = OCL_QUEUE(clEnqueueMarkerWithWaitList(ocl_of(ctx)->queue, 0, NULL, &fresh));
+    if (err != CL_SUCCESS) return ocl_queue_fail(err, "clEnqueueMarkerWithWaitList");
     if (*e) clReleaseEvent(*e);
     *e = fresh;
     clFlush(ocl_of(ctx)->queue);
@@ -240,9 +259,9 @@ static mk_status event_time(cl_event e, cl_ulong *ns) {
 static mk_status ocl_event_elapsed_ms(mk_context *ctx, void *start, void *end, float *ms) {
     (void)ctx;
     cl_event a = *(cl_event *)start, b = *(cl_event *)end;
-    cl_int err = clWaitForEvents(1, &b);
+    cl_int err = OCL_QUEUE(clWaitForEvents(1, &b));
     if (err == CL_SUCCESS) err = clWaitForEvents(1, &a);
-    if (err != CL_SUCCESS) return ocl_fail(err, "clWaitForEvents");
+    if (err != CL_SUCCESS) return ocl_queue_fail(err, "clWaitForEvents");
     cl_ulong ta, tb;
     mk_status s = event_time(a, &ta);
     if (s == MK_OK) s = event_time(b, &tb);
@@ -291,6 +310,7 @@ const mk_backend mk_backend_opencl = {
     .param_list = ocl_param_list,
     .param_set = ocl_param_set,
     .tuning_file = ocl_tuning_file,
+    .tuned_variant = ocl_tuned_variant,
     .event_create = ocl_event_create,
     .event_destroy = ocl_event_destroy,
     .event_record = ocl_event_record,

@@ -2,8 +2,12 @@
  * OpenCL variants of the row-wise helpers (kernels/opencl/elementwise.cl):
  *   silu_mul, gelu_mul, add   "opencl.rows"       one work-item per 4 elements of a row,
  *                                                 rows with their row stride (LAYOUT_ROWS)
+ *   add (F16)                 "opencl.rows_half"  binary_rows_half: half arithmetic
+ *                                                 (cl_khr_fp16), no f32 round trip
  *   rmsnorm, layernorm        "opencl.wg_reduce"  one work-group per row, f32 tree
  *                                                 reduction in local memory
+ *                             "opencl.wg_subgroup" the same with sub-group reductions
+ *                                                 (cl_khr_subgroups / cl_intel_subgroups)
  *   rope                      "opencl.pairs"      one work-item per rotated pair; the
  *                                                 host computes inv_freq in double and
  *                                                 passes it as (hi, lo) float pairs
@@ -27,16 +31,19 @@ static int always(const mk_context *ctx, const mk_op_args *args, char *why, size
 
 /* ---- silu_mul, gelu_mul, add */
 
-static mk_status run_binary(mk_context *ctx, const mk_op_args *a) {
+/* binary_rows, or binary_rows_half (half = 1: F16 add with -DMK_HALF=1). */
+static mk_status binary_launch(mk_context *ctx, const mk_op_args *a, int half) {
     const mk_tensor *x = a->u.binary.a, *y = a->u.binary.b, *out = a->u.binary.out;
     int64_t rows = 1, rs_a = 0, rs_b = 0, rows_b = 1;
     mk__tensor_rows(x, &rows, &rs_a);
     mk__tensor_rows(y, &rows_b, &rs_b);
     int code = a->op == MK_OP_SILU_MUL ? 0 : a->op == MK_OP_GELU_MUL ? (a->u.binary.approximate ? 2 : 1) : 3;
-    char opts[64];
-    snprintf(opts, sizeof opts, "-DT_IN=%d -DBIN_OP=%d", ocl_dtype_code(x->dtype), code);
+    char opts[96];
+    snprintf(opts, sizeof opts, "-DT_IN=%d -DBIN_OP=%d %s", ocl_dtype_code(x->dtype), code,
+             half ? ocl_ext_options(ctx, OCL_EXT_FP16) : "");
+    const char *name = half ? "binary_rows_half" : "binary_rows";
     cl_kernel k;
-    TRY(ocl_kernel(ctx, "elementwise.cl", "binary_rows", opts, &k));
+    TRY(ocl_kernel(ctx, "elementwise.cl", name, opts, &k));
     cl_mem ma = ocl_mem(x->buf), mb = ocl_mem(y->buf), mo = ocl_mem(out->buf);
     cl_ulong oa = ocl_elem_offset(x), ob = ocl_elem_offset(y), oo = ocl_elem_offset(out);
     cl_long n = x->shape[x->ndim - 1], nrows = rows, ra = rs_a, rb = rs_b;
@@ -47,18 +54,29 @@ static mk_status run_binary(mk_context *ctx, const mk_op_args *a) {
     size_t l0 = ocl_pow2_floor(cap < wg ? cap : wg), items = ((size_t)n + 3) / 4;
     while (l0 > 8 && l0 / 2 >= items) l0 /= 2;
     size_t global[2] = {items, (size_t)rows}, local[2] = {l0, 1};
-    return ocl_launch(ctx, k, "binary_rows", 10, args, 2, global, local);
+    return ocl_launch(ctx, k, name, 10, args, 2, global, local);
+}
+
+static mk_status run_binary(mk_context *ctx, const mk_op_args *a) { return binary_launch(ctx, a, 0); }
+static mk_status run_add_half(mk_context *ctx, const mk_op_args *a) { return binary_launch(ctx, a, 1); }
+
+static int add_half_supports(const mk_context *ctx, const mk_op_args *a, char *why, size_t n) {
+    if (!ocl_ext_supports(ctx, OCL_EXT_FP16, why, n)) return 0;
+    if (a && a->u.binary.a->dtype != MK_F16)
+        return mk__why(why, n, "F16 tensors only (the call is %s)", mk_dtype_name(a->u.binary.a->dtype));
+    return 1;
 }
 
 /* ---- rmsnorm, layernorm */
 
-static mk_status run_norm(mk_context *ctx, const mk_op_args *a) {
+/* rmsnorm / layernorm kernels; sg = 1: built with sub-group reductions. */
+static mk_status norm_launch(mk_context *ctx, const mk_op_args *a, int sg) {
     const mk_tensor *x = a->u.norm.x, *w = a->u.norm.w, *b = a->u.norm.b, *y = a->u.norm.y;
     int64_t rows = 1, rs = 0;
     mk__tensor_rows(x, &rows, &rs);
     int layer = a->op == MK_OP_LAYERNORM;
-    char opts[32];
-    snprintf(opts, sizeof opts, "-DT_IN=%d", ocl_dtype_code(x->dtype));
+    char opts[96];
+    snprintf(opts, sizeof opts, "-DT_IN=%d %s", ocl_dtype_code(x->dtype), sg ? ocl_ext_options(ctx, OCL_EXT_SUBGROUPS) : "");
     const char *name = layer ? "layernorm" : "rmsnorm";
     cl_kernel k;
     TRY(ocl_kernel(ctx, "elementwise.cl", name, opts, &k));
@@ -87,6 +105,14 @@ static mk_status run_norm(mk_context *ctx, const mk_op_args *a) {
     return ocl_launch(ctx, k, name, 13, args, 1, &global, &local);
 }
 
+static mk_status run_norm(mk_context *ctx, const mk_op_args *a) { return norm_launch(ctx, a, 0); }
+static mk_status run_norm_sg(mk_context *ctx, const mk_op_args *a) { return norm_launch(ctx, a, 1); }
+
+static int subgroups(const mk_context *ctx, const mk_op_args *a, char *why, size_t n) {
+    (void)a;
+    return ocl_ext_supports(ctx, OCL_EXT_SUBGROUPS, why, n);
+}
+
 /* ---- rope */
 
 static mk_status run_rope(mk_context *ctx, const mk_op_args *a) {
@@ -94,7 +120,7 @@ static mk_status run_rope(mk_context *ctx, const mk_op_args *a) {
     const mk_rope_params *p = &a->u.rope.params;
     int D = (int)x->shape[2], R = p->rotary_dim ? p->rotary_dim : D, half = R / 2;
     if (half == 0) return MK_OK;
-    cl_float2 *tab = malloc((size_t)half * sizeof *tab);
+    cl_float2 *tab = mk__malloc((size_t)half * sizeof *tab);
     if (!tab) return mk__fail(MK_ERR_OUT_OF_MEMORY, "out of host memory for the rope frequencies");
     for (int i = 0; i < half; i++) {
         double f = mkref_rope_inv_freq(p, R, i);
@@ -102,9 +128,9 @@ static mk_status run_rope(mk_context *ctx, const mk_op_args *a) {
         tab[i].s[1] = (float)(f - (double)tab[i].s[0]);
     }
     cl_int err;
-    cl_mem mf = clCreateBuffer(ocl_of(ctx)->cl, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
-                               (size_t)half * sizeof *tab, tab, &err);
-    free(tab);
+    cl_mem mf = ocl_buffer_create(ocl_of(ctx)->cl, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
+                                  (size_t)half * sizeof *tab, tab, &err);
+    mk__free(tab);
     if (!mf) return ocl_fail(err, "clCreateBuffer (rope frequencies)");
     char opts[32];
     snprintf(opts, sizeof opts, "-DT_IN=%d", ocl_dtype_code(x->dtype));
@@ -120,7 +146,7 @@ static mk_status run_rope(mk_context *ctx, const mk_op_args *a) {
         size_t global[3] = {(size_t)half, (size_t)H, (size_t)T};
         s = ocl_launch(ctx, k, "rope", 11, args, 3, global, NULL);
     }
-    clReleaseMemObject(mf); /* the queued kernel keeps it alive */
+    ocl_buffer_release(mf); /* the queued kernel keeps it alive */
     return s;
 }
 
@@ -141,8 +167,20 @@ OCL_KERNEL(k_layernorm, MK_OP_LAYERNORM, "opencl.wg_reduce", 10, run_norm,
 OCL_KERNEL(k_rope, MK_OP_ROPE, "opencl.pairs", 10, run_rope,
            "one work-item per pair, double-float angles reduced mod 2pi, f32 sin/cos");
 
-static const mk_kernel *const ocl_elementwise_list[] = {&k_silu, &k_gelu, &k_add, &k_rmsnorm,
-                                                        &k_layernorm, &k_rope};
+/* Extension variants: built only where supports() found the extension. */
+static const mk_kernel k_add_half = {MK_OP_ADD, "opencl.rows_half", "opencl", 15,
+                                     "F16 add in half arithmetic (cl_khr_fp16): one RNE rounding, no f32 round trip",
+                                     add_half_supports, run_add_half};
+static const mk_kernel k_rmsnorm_sg = {MK_OP_RMSNORM, "opencl.wg_subgroup", "opencl", 15,
+                                       "one work-group per row, sub-group reductions (cl_khr/intel_subgroups)",
+                                       subgroups, run_norm_sg};
+static const mk_kernel k_layernorm_sg = {MK_OP_LAYERNORM, "opencl.wg_subgroup", "opencl", 15,
+                                         "two-pass mean/variance with sub-group reductions (cl_khr/intel_subgroups)",
+                                         subgroups, run_norm_sg};
+
+static const mk_kernel *const ocl_elementwise_list[] = {&k_silu,      &k_gelu,       &k_add,
+                                                        &k_rmsnorm,   &k_layernorm,  &k_rope,
+                                                        &k_add_half,  &k_rmsnorm_sg, &k_layernorm_sg};
 
 const mk_kernel *const *ocl_elementwise_kernels(int *count) {
     *count = (int)(sizeof ocl_elementwise_list / sizeof ocl_elementwise_list[0]);

@@ -5,6 +5,8 @@
  *                   "gemm": tile_m, tile_n, tile_k, wpt_m, wpt_n), any shape
  *   "opencl.gemv"   M <= gemm.gemv_max_m: one work-group per output column streams the
  *                   weight row once (decode-sized batches are bandwidth-bound)
+ *   "opencl.gemv_subgroup"  the same with sub-group reductions instead of the local-
+ *                   memory tree (cl_khr_subgroups / cl_intel_subgroups)
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -132,10 +134,11 @@ static mk_status run_tiled(mk_context *ctx, const mk_op_args *a) {
     return ocl_launch(ctx, k, "gemm_tiled", 14, args, 2, global, local);
 }
 
-static mk_status run_gemv(mk_context *ctx, const mk_op_args *a) {
-    char opts[64];
-    snprintf(opts, sizeof opts, "-DT_IN=%d -DGEMV_MAX_M=%d", ocl_dtype_code(a->u.gemm.x->dtype),
-             gemv_max_m(ctx));
+/* sg = 1: built with sub-group reductions (MK_WG_SUM, common.clh). */
+static mk_status gemv_launch(mk_context *ctx, const mk_op_args *a, int sg) {
+    char opts[128];
+    snprintf(opts, sizeof opts, "-DT_IN=%d -DGEMV_MAX_M=%d %s", ocl_dtype_code(a->u.gemm.x->dtype),
+             gemv_max_m(ctx), sg ? ocl_ext_options(ctx, OCL_EXT_SUBGROUPS) : "");
     cl_kernel k;
     mk_status s = ocl_kernel(ctx, "gemm.cl", "gemv", opts, &k);
     if (s != MK_OK) return s;
@@ -148,6 +151,13 @@ static mk_status run_gemv(mk_context *ctx, const mk_op_args *a) {
     return ocl_launch(ctx, k, "gemv", 15, args, 1, &global, &local);
 }
 
+static mk_status run_gemv(mk_context *ctx, const mk_op_args *a) { return gemv_launch(ctx, a, 0); }
+static mk_status run_gemv_sg(mk_context *ctx, const mk_op_args *a) { return gemv_launch(ctx, a, 1); }
+
+static int gemv_sg_supports(const mk_context *ctx, const mk_op_args *args, char *why, size_t n) {
+    return ocl_ext_supports(ctx, OCL_EXT_SUBGROUPS, why, n) && gemv_supports(ctx, args, why, n);
+}
+
 static const mk_kernel k_tiled = {MK_OP_GEMM, "opencl.tiled", "opencl", 10,
                                   "local-memory tiles (tuned), f32 accumulation", tiled_supports,
                                   run_tiled};
@@ -155,7 +165,11 @@ static const mk_kernel k_gemv = {MK_OP_GEMM, "opencl.gemv", "opencl", 20,
                                  "small M: one work-group per output column, f32 accumulation",
                                  gemv_supports, run_gemv};
 
-static const mk_kernel *const ocl_gemm_list[] = {&k_gemv, &k_tiled};
+static const mk_kernel k_gemv_sg = {MK_OP_GEMM, "opencl.gemv_subgroup", "opencl", 25,
+                                    "small M: as opencl.gemv, sub-group reductions (cl_khr/intel_subgroups)",
+                                    gemv_sg_supports, run_gemv_sg};
+
+static const mk_kernel *const ocl_gemm_list[] = {&k_gemv_sg, &k_gemv, &k_tiled};
 
 const mk_kernel *const *ocl_gemm_kernels(int *count) {
     *count = (int)(sizeof ocl_gemm_list / sizeof ocl_gemm_list[0]);

@@ -13,8 +13,10 @@
  *   - buffers are passed as (__global T *base, ulong offset_in_elements) pairs;
  *   - element types are chosen by build options: -DT_IN=0/1/2 for f32/f16/bf16 etc.;
  *     LOADF(p, i) / STOREF(p, i, v) read and write one element as float with the
- *     rounding of the reference (RNE; f16 via vload_half/vstore_half_rte; bf16 by
- *     integer RNE with NaN kept);
+ *     rounding of the reference, bit for bit (stores by integer RNE on the f32 bits:
+ *     f16 subnormals, Inf, NaN payloads; bf16; fp8 saturation; f16 loads through
+ *     vload_half, exact for non-NaN codes); LOADBITS_T / STOREBITS_T move values as
+ *     integer bits (KV append: NaN payloads kept);
  *   - only OpenCL C 1.2 in baseline variants; faster ones are built only where the
  *     device has the extension their supports() names.
  */
@@ -29,6 +31,9 @@
 
 #include "internal.h"
 
+/* The device extensions of the faster variants (ocl_extensions.c). */
+typedef enum { OCL_EXT_FP16, OCL_EXT_SUBGROUPS, OCL_EXT_INT_DOT } ocl_ext;
+
 /* One OpenCL device as enumerated at startup. */
 typedef struct {
     cl_platform_id platform;
@@ -38,7 +43,22 @@ typedef struct {
     int has_fp16, has_subgroups, has_int_dot;
     size_t max_wg;          /* CL_DEVICE_MAX_WORK_GROUP_SIZE */
     size_t local_mem;       /* CL_DEVICE_LOCAL_MEM_SIZE      */
+    /* filled by ocl_ext_probe (ocl_extensions.c) */
+    int c_version;          /* highest OpenCL C version, 10 * major + minor */
+    unsigned long long half_config; /* CL_DEVICE_HALF_FP_CONFIG (0 without cl_khr_fp16) */
+    int int_dot_packed;     /* cl_khr_integer_dot_product with 4x8-bit packed inputs */
+    char ext_options[3][320]; /* build options per ocl_ext (ocl_ext_options) */
 } ocl_device;
+
+/* Device extensions of the faster variants (ocl_extensions.c): whether the space-
+   separated list has ext; the extension facts and has_* flags ocl_device keeps (called
+   once per device at enumeration, after the extension list is read); whether the context's device can run variants that need e (0 with
+   the reason, e.g. "device lacks cl_khr_fp16"); the build options of such a program
+   ("-DMK_HALF=1", "-cl-std=CL2.0 -DMK_SUBGROUPS=1", ...; see common.clh). */
+int ocl_has_ext(const char *list, const char *ext);
+void ocl_ext_probe(ocl_device *od);
+int ocl_ext_supports(const mk_context *ctx, ocl_ext e, char *why, size_t n);
+const char *ocl_ext_options(const mk_context *ctx, ocl_ext e);
 
 /* Number of devices and the i-th one (ocl_backend.c). */
 int ocl_device_total(void);
@@ -53,13 +73,17 @@ typedef struct {
     cl_command_queue queue;   /* in order, CL_QUEUE_PROFILING_ENABLE */
     pthread_mutex_t lock;     /* guards the program/kernel cache and the tuning load */
     ocl_program_entry *programs;
-    ocl_tuning *tuning;       /* the device's tuning file, loaded on first ocl_param */
+    ocl_tuning *tuning;       /* the device's tuning file, loaded with the context */
     struct ocl_state *scratch; /* op-family scratch buffers and plans (ocl_scratch.c) */
 } ocl_ctx;
 
 /* Release a context's cached programs (ocl_program.c) and tuning (ocl_tuning.c). */
 void ocl_programs_release(ocl_ctx *oc);
 void ocl_tuning_release(ocl_ctx *oc);
+/* Loads the device's tuning (ocl_tuning.c) when the context is created, so that running
+   out of memory is a failed context creation, never a silent switch to other tiles or
+   variants later. */
+mk_status ocl_tuning_init(ocl_ctx *oc);
 
 static inline ocl_ctx *ocl_of(const mk_context *ctx) { return (ocl_ctx *)ctx->impl; }
 static inline cl_mem ocl_mem(const mk_buffer *b) { return (cl_mem)b->mem; }
@@ -68,6 +92,23 @@ static inline cl_mem ocl_mem(const mk_buffer *b) { return (cl_mem)b->mem; }
    with what was being done and the CL error name in mk_last_error(). */
 mk_status ocl_fail(cl_int err, const char *what);
 const char *ocl_error_name(cl_int err);
+/* The same for a failed queue call (enqueue, finish, wait): the errors that mean the
+   device is gone (CL_DEVICE_NOT_AVAILABLE, CL_OUT_OF_RESOURCES, CL_INVALID_COMMAND_QUEUE,
+   CL_INVALID_CONTEXT, CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST) are reported with
+   mk__fail_lost, so the runtime marks the context lost. */
+mk_status ocl_queue_fail(cl_int err, const char *what);
+/* A queue call under fault injection: CL_DEVICE_NOT_AVAILABLE instead of the call when
+   MEDKERN_FAULT_DEVICE_LOST picks this one (fault.c), else the call's result. */
+#define OCL_QUEUE(call) (mk__fault_device_lost() ? CL_DEVICE_NOT_AVAILABLE : (call))
+/* clCreateBuffer / clReleaseMemObject for every device allocation of the backend: fault
+   injection (CL_MEM_OBJECT_ALLOCATION_FAILURE when MEDKERN_FAULT_DEVICE_ALLOC picks this
+   one) and the live-allocation count (the caller is the site reported). Release accepts
+   NULL. */
+cl_mem ocl_buffer_create_at(cl_context cl, cl_mem_flags flags, size_t bytes, void *host, cl_int *err,
+                            mk_site at);
+#define ocl_buffer_create(cl, flags, bytes, host, err) \
+    ocl_buffer_create_at((cl), (flags), (bytes), (host), (err), MK_SITE)
+void ocl_buffer_release(cl_mem m);
 
 /* The kernel `kernel` of embedded source file `file` ("attention_decode.cl") built with
    `options` on ctx's device. The program is built once per (device, file, options),
@@ -120,6 +161,9 @@ int ocl_param(const mk_context *ctx, const char *op, const char *param, int fall
 int ocl_param_list(mk_context *ctx, mk_param_info *out, int cap);
 mk_status ocl_param_set(mk_context *ctx, const char *op, const char *name, int value);
 mk_status ocl_tuning_file(const mk_context *ctx, char *path, size_t n);
+/* The variant the tuning file prefers for op ("variants"; see ocl_tuning.c), or NULL. */
+const char *ocl_tuned_variant(const mk_context *ctx, mk_op op, const mk_op_args *args, char *source,
+                              size_t n);
 
 /* Kernel tables of the op-family files (each returns its static list). */
 const mk_kernel *const *ocl_elementwise_kernels(int *count); /* silu_mul, gelu_mul, add, rmsnorm, layernorm, rope */

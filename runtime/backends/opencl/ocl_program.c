@@ -75,6 +75,14 @@ mk_status ocl_fail(cl_int err, const char *what) {
     return mk__fail(s, "OpenCL: %s failed: %s (%d)", what, ocl_error_name(err), (int)err);
 }
 
+mk_status ocl_queue_fail(cl_int err, const char *what) {
+    if (err == CL_DEVICE_NOT_AVAILABLE || err == CL_OUT_OF_RESOURCES || err == CL_INVALID_COMMAND_QUEUE ||
+        err == CL_INVALID_CONTEXT || err == CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST)
+        return mk__fail_lost("OpenCL: %s failed: %s (%d): the device is lost", what, ocl_error_name(err),
+                             (int)err);
+    return ocl_fail(err, what);
+}
+
 int ocl_dtype_code(mk_dtype t) {
     /* the codes of common.clh follow mk_dtype's order */
     return (unsigned)t < MK_DTYPE_COUNT ? (int)t : -1;
@@ -97,11 +105,11 @@ mk_status ocl_launch(mk_context *ctx, cl_kernel k, const char *name, int nargs, 
         if (global[d] == 0) return MK_OK; /* nothing to do */
         g[d] = local ? (global[d] + local[d] - 1) / local[d] * local[d] : global[d];
     }
-    cl_int err = clEnqueueNDRangeKernel(ocl_of(ctx)->queue, k, (cl_uint)dims, NULL, g, local, 0, NULL, NULL);
+    cl_int err = OCL_QUEUE(clEnqueueNDRangeKernel(ocl_of(ctx)->queue, k, (cl_uint)dims, NULL, g, local, 0, NULL, NULL));
     if (err != CL_SUCCESS) {
         char what[128];
         snprintf(what, sizeof what, "clEnqueueNDRangeKernel(%s)", name);
-        return ocl_fail(err, what);
+        return ocl_queue_fail(err, what);
     }
     return MK_OK;
 }
@@ -171,10 +179,10 @@ static unsigned char *cache_load(const char *path, uint64_t key, size_t *size) {
     cache_header h;
     unsigned char *bin = NULL;
     if (fread(&h, sizeof h, 1, f) == 1 && memcmp(h.magic, cache_magic, 8) == 0 && h.key == key &&
-        h.size > 0 && h.size < ((uint64_t)1 << 31) && (bin = malloc((size_t)h.size)) != NULL) {
+        h.size > 0 && h.size < ((uint64_t)1 << 31) && (bin = mk__malloc((size_t)h.size)) != NULL) {
         if (fread(bin, 1, (size_t)h.size, f) != (size_t)h.size ||
             fnv1a(FNV_OFFSET, bin, (size_t)h.size) != h.hash) {
-            free(bin);
+            mk__free(bin);
             bin = NULL;
         } else {
             *size = (size_t)h.size;
@@ -206,11 +214,11 @@ static unsigned char *program_binary(cl_program prog, size_t *size) {
     size_t sz = 0;
     if (clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof sz, &sz, NULL) != CL_SUCCESS || sz == 0)
         return NULL;
-    unsigned char *bin = malloc(sz);
+    unsigned char *bin = mk__malloc(sz);
     if (!bin) return NULL;
     unsigned char *bins[1] = {bin};
     if (clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) != CL_SUCCESS) {
-        free(bin);
+        mk__free(bin);
         return NULL;
     }
     *size = sz;
@@ -224,7 +232,7 @@ static void build_log(cl_program prog, cl_device_id dev, char *out, size_t n) {
     out[0] = 0;
     size_t sz = 0;
     if (clGetProgramBuildInfo(prog, dev, CL_PROGRAM_BUILD_LOG, 0, NULL, &sz) != CL_SUCCESS || !sz) return;
-    char *log = malloc(sz + 1);
+    char *log = mk__malloc(sz + 1);
     if (!log) return;
     if (clGetProgramBuildInfo(prog, dev, CL_PROGRAM_BUILD_LOG, sz, log, NULL) == CL_SUCCESS) {
         log[sz] = 0;
@@ -242,7 +250,7 @@ static void build_log(cl_program prog, cl_device_id dev, char *out, size_t n) {
         for (size_t l = strlen(out); l > 0 && (out[l - 1] == '\n' || out[l - 1] == ' '); l--)
             out[l - 1] = 0;
     }
-    free(log);
+    mk__free(log);
 }
 
 /* The full options: base (device-dependent) + the caller's + MEDKERN_OCL_EXTRA_OPTIONS. */
@@ -254,7 +262,7 @@ static char *full_options(const ocl_device *dev, const char *options) {
     if (!extra) extra = "";
     if (!options) options = "";
     size_t n = strlen(base) + strlen(options) + strlen(extra) + 3;
-    char *s = malloc(n);
+    char *s = mk__malloc(n);
     if (s) snprintf(s, n, "%s %s %s", base, options, extra);
     return s;
 }
@@ -288,7 +296,7 @@ static mk_status build_program(ocl_ctx *oc, const char *file, const char *option
         if (bin) {
             const unsigned char *bins[1] = {bin};
             cl_program p = clCreateProgramWithBinary(oc->cl, 1, &dev->device, &size, bins, &st, &err);
-            free(bin);
+            mk__free(bin);
             if (p && err == CL_SUCCESS && st == CL_SUCCESS &&
                 clBuildProgram(p, 1, &dev->device, options, NULL, NULL) == CL_SUCCESS) {
                 *out = p;
@@ -314,7 +322,7 @@ static mk_status build_program(ocl_ctx *oc, const char *file, const char *option
         size_t size = 0;
         unsigned char *bin = program_binary(p, &size);
         if (bin) cache_store(path, key, bin, size);
-        free(bin);
+        mk__free(bin);
     }
     *out = p;
     return MK_OK;
@@ -335,9 +343,9 @@ static mk_status get_kernel(ocl_program_entry *e, const char *kernel, cl_kernel 
         snprintf(what, sizeof what, "clCreateKernel(%s in %s)", kernel, e->file);
         return ocl_fail(err, what);
     }
-    ocl_kernel_entry *ke = calloc(1, sizeof *ke);
-    if (!ke || !(ke->name = strdup(kernel))) {
-        free(ke);
+    ocl_kernel_entry *ke = mk__calloc(1, sizeof *ke);
+    if (!ke || !(ke->name = mk__strdup(kernel))) {
+        mk__free(ke);
         clReleaseKernel(k);
         return mk__fail(MK_ERR_OUT_OF_MEMORY, "out of host memory caching an OpenCL kernel");
     }
@@ -361,9 +369,9 @@ mk_status ocl_kernel(mk_context *ctx, const char *file, const char *kernel, cons
         cl_program prog = NULL;
         s = build_program(oc, file, opts, &prog);
         if (s == MK_OK) {
-            e = calloc(1, sizeof *e);
-            if (!e || !(e->file = strdup(file))) {
-                free(e);
+            e = mk__calloc(1, sizeof *e);
+            if (!e || !(e->file = mk__strdup(file))) {
+                mk__free(e);
                 e = NULL;
                 clReleaseProgram(prog);
                 s = mk__fail(MK_ERR_OUT_OF_MEMORY, "out of host memory caching an OpenCL program");
@@ -378,7 +386,7 @@ mk_status ocl_kernel(mk_context *ctx, const char *file, const char *kernel, cons
     }
     if (s == MK_OK) s = get_kernel(e, kernel, out);
     pthread_mutex_unlock(&oc->lock);
-    free(opts);
+    mk__free(opts);
     return s;
 }
 
@@ -389,13 +397,13 @@ void ocl_programs_release(ocl_ctx *oc) {
         for (ocl_kernel_entry *k = e->kernels, *kn; k; k = kn) {
             kn = k->next;
             clReleaseKernel(k->kernel);
-            free(k->name);
-            free(k);
+            mk__free(k->name);
+            mk__free(k);
         }
         clReleaseProgram(e->program);
-        free(e->file);
-        free(e->options);
-        free(e);
+        mk__free(e->file);
+        mk__free(e->options);
+        mk__free(e);
         e = next;
     }
     oc->programs = NULL;

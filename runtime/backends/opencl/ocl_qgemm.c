@@ -2,7 +2,11 @@
  * OpenCL quantized GEMM: weight packing (the backend's qweight hooks) and two variants,
  *   opencl.qgemv        M <= 8: one work-item per output row over the whole K, the
  *                       rows of a 64-row tile read as interleaved words (decode GEMV);
- *   opencl.qgemm_tiled  any M: 64x64 output tiles, K staged in local memory.
+ *                       W4 on CPU drivers (tuned gemv_rows 16/32/64): one work-item per
+ *                       block of rows with explicit 16-wide vectors (qgemv_rows);
+ *   opencl.qgemm_tiled  any M: 64x64 output tiles, K staged in local memory;
+ *   opencl.qgemv_dot8   W8A8, M <= 8: opencl.qgemv with the int8 products four at a
+ *                       time by cl_khr_integer_dot_product (the same i32 sums).
  * Kernels in kernels/opencl/qgemm.cl; the packed layout is described there.
  *
  * Packing keeps every canonical bit (codes, f16/f32 scale bits, zero points, k_perm), so
@@ -46,22 +50,22 @@ static size_t packed_group_at(const ocl_qw *w, int64_t n, int64_t g) {
 
 static mk_status make_buffer(mk_context *ctx, size_t bytes, void *host, cl_mem *out) {
     cl_int err;
-    *out = clCreateBuffer(ocl_of(ctx)->cl, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, bytes, host, &err);
-    return err == CL_SUCCESS ? MK_OK : ocl_fail(err, "allocating the packed weight");
+    *out = ocl_buffer_create(ocl_of(ctx)->cl, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, bytes, host, &err);
+    return *out ? MK_OK : ocl_fail(err, "allocating the packed weight");
 }
 
 static void qw_free(ocl_qw *w) {
     if (!w) return;
-    if (w->q) clReleaseMemObject(w->q);
-    if (w->scales) clReleaseMemObject(w->scales);
-    if (w->zeros) clReleaseMemObject(w->zeros);
-    if (w->perm) clReleaseMemObject(w->perm);
-    free(w);
+    ocl_buffer_release(w->q);
+    ocl_buffer_release(w->scales);
+    ocl_buffer_release(w->zeros);
+    ocl_buffer_release(w->perm);
+    mk__free(w);
 }
 
 mk_status ocl_qweight_create(mk_context *ctx, mk_qweight *qw, const mk_qweight_data *data) {
     const mk_qweight_desc *d = &qw->desc;
-    ocl_qw *w = calloc(1, sizeof *w);
+    ocl_qw *w = mk__calloc(1, sizeof *w);
     if (!w) return mk__fail(MK_ERR_OUT_OF_MEMORY, "out of host memory packing the weight");
     int cpc = codes_per_chunk(d);
     w->np = (int)((d->n + QG_R - 1) / QG_R * QG_R);
@@ -69,7 +73,7 @@ mk_status ocl_qweight_create(mk_context *ctx, mk_qweight *qw, const mk_qweight_d
     w->groups = (int)mkref_qweight_groups(d);
     size_t row_bytes = mkref_qweight_q_bytes(d) / (size_t)d->n, es = scale_size(d);
     size_t qbytes = (size_t)w->np * w->kc * 16, gcount = (size_t)w->np * w->groups;
-    uint8_t *q = calloc(qbytes, 1), *sc = calloc(gcount, es), *z = d->asymmetric ? calloc(gcount, 1) : NULL;
+    uint8_t *q = mk__calloc(qbytes, 1), *sc = mk__calloc(gcount, es), *z = d->asymmetric ? mk__calloc(gcount, 1) : NULL;
     mk_status s = MK_OK;
     if (!q || !sc || (d->asymmetric && !z)) {
         s = mk__fail(MK_ERR_OUT_OF_MEMORY, "out of host memory packing the weight");
@@ -97,7 +101,7 @@ mk_status ocl_qweight_create(mk_context *ctx, mk_qweight *qw, const mk_qweight_d
     w = NULL;
 out:
     qw_free(w);
-    free(q), free(sc), free(z);
+    mk__free(q), mk__free(sc), mk__free(z);
     return s;
 }
 
@@ -107,8 +111,8 @@ void ocl_qweight_destroy(mk_qweight *qw) {
 }
 
 static mk_status read_back(const mk_qweight *qw, cl_mem m, size_t bytes, void *dst) {
-    cl_int err = clEnqueueReadBuffer(ocl_of(qw->ctx)->queue, m, CL_TRUE, 0, bytes, dst, 0, NULL, NULL);
-    return err == CL_SUCCESS ? MK_OK : ocl_fail(err, "reading the packed weight");
+    cl_int err = OCL_QUEUE(clEnqueueReadBuffer(ocl_of(qw->ctx)->queue, m, CL_TRUE, 0, bytes, dst, 0, NULL, NULL));
+    return err == CL_SUCCESS ? MK_OK : ocl_queue_fail(err, "reading the packed weight");
 }
 
 mk_status ocl_qweight_read(const mk_qweight *qw, mk_qweight_data *out) {
@@ -116,7 +120,7 @@ mk_status ocl_qweight_read(const mk_qweight *qw, mk_qweight_data *out) {
     const ocl_qw *w = qw->impl;
     size_t row_bytes = mkref_qweight_q_bytes(d) / (size_t)d->n, es = scale_size(d);
     size_t qbytes = (size_t)w->np * w->kc * 16, gcount = (size_t)w->np * w->groups;
-    uint8_t *q = malloc(qbytes), *sc = malloc(gcount * es), *z = w->zeros ? malloc(gcount) : NULL;
+    uint8_t *q = mk__malloc(qbytes), *sc = mk__malloc(gcount * es), *z = w->zeros ? mk__malloc(gcount) : NULL;
     mk_status s = MK_OK;
     if (!q || !sc || (w->zeros && !z)) {
         s = mk__fail(MK_ERR_OUT_OF_MEMORY, "out of host memory unpacking the weight");
@@ -139,7 +143,7 @@ mk_status ocl_qweight_read(const mk_qweight *qw, mk_qweight_data *out) {
         }
     }
 out:
-    free(q), free(sc), free(z);
+    mk__free(q), mk__free(sc), mk__free(z);
     return s;
 }
 
@@ -169,6 +173,49 @@ static int gemv_threads(const mk_context *ctx, int mb) {
     return p;
 }
 
+/* W4 GEMV by blocks of rows (qgemv_rows, for CPU drivers) instead of a work-item per
+   row: tuned "qgemm"/"gemv_rows" = 16, 32 or 64 rows per work-item selects it (64 is
+   the CPU default; 1 keeps qgemv). The block shrinks with M (registers: a 16-wide
+   accumulator per 16 rows and token) and while there are fewer than 4 work-items per
+   compute unit. 0 = qgemv. */
+static int gemv_by_rows(const mk_context *ctx, const mk_qweight_desc *d, const ocl_qw *w, int mb) {
+    int rows = ocl_param(ctx, "qgemm", "gemv_rows", 1, NULL);
+    if (!is_w4(d) || (rows != 16 && rows != 32 && rows != 64)) return 0;
+    int cus = ocl_of(ctx)->dev->info.compute_units > 0 ? ocl_of(ctx)->dev->info.compute_units : 1;
+    while (rows > 16 && (rows * mb > 64 || w->np / rows < 4 * cus)) rows /= 2;
+    return rows;
+}
+
+/* qg_prep_x then qgemv_rows (see qgemm.cl): x' and the group sums of x in scratch. */
+static mk_status gemv_rows_run(mk_context *ctx, const mk_op_args *a, const char *opts, int rows, int mb) {
+    const mk_tensor *x = a->u.qgemm.x, *bias = a->u.qgemm.bias, *y = a->u.qgemm.y;
+    const mk_qweight *qw = a->u.qgemm.w;
+    const ocl_qw *w = qw->impl;
+    cl_int M = (cl_int)x->shape[0], K = (cl_int)qw->desc.k, G = w->groups, has_perm = w->perm != NULL;
+    cl_mem xf, mx = ocl_mem(x->buf), mperm = w->perm;
+    cl_ulong ox = ocl_elem_offset(x);
+    cl_long xs0 = x->stride[0];
+    cl_kernel kp, kg;
+    mk_status s;
+    if ((s = ocl_scratch(ctx, OCL_SCRATCH_QGEMM_X, (size_t)mb * (size_t)(K + G) * 4, &xf)) != MK_OK ||
+        (s = ocl_kernel(ctx, "qgemm.cl", "qg_prep_x", opts, &kp)) != MK_OK ||
+        (s = ocl_kernel(ctx, "qgemm.cl", "qgemv_rows", opts, &kg)) != MK_OK)
+        return s;
+    ocl_arg pa[] = {OCL_ARG(mx), OCL_ARG(ox), OCL_ARG(xs0), OCL_ARG(mperm), OCL_ARG(has_perm),
+                    OCL_ARG(xf), OCL_ARG(M), OCL_ARG(K), OCL_ARG(G)};
+    size_t pg[2] = {(size_t)G, (size_t)mb};
+    if ((s = ocl_launch(ctx, kp, "qg_prep_x", 9, pa, 2, pg, NULL)) != MK_OK) return s;
+    cl_mem mq = w->q, msc = w->scales, mz = w->zeros, my = ocl_mem(y->buf);
+    cl_mem mb_ = bias ? ocl_mem(bias->buf) : NULL;
+    cl_ulong oy = ocl_elem_offset(y), ob = bias ? ocl_elem_offset(bias) : 0;
+    cl_int N = (cl_int)qw->desc.n, KC = w->kc, has_bias = bias != NULL;
+    ocl_arg ga[] = {OCL_ARG(mq), OCL_ARG(msc), OCL_ARG(mz), OCL_ARG(xf), OCL_ARG(M), OCL_ARG(N),
+                    OCL_ARG(K), OCL_ARG(KC), OCL_ARG(G), OCL_ARG(my), OCL_ARG(oy), OCL_ARG(mb_),
+                    OCL_ARG(ob), OCL_ARG(has_bias)};
+    size_t gg[1] = {(size_t)w->np / (size_t)rows}, gl[1] = {1};
+    return ocl_launch(ctx, kg, "qgemv_rows", 14, ga, 1, gg, gl);
+}
+
 static int gemv_supports(const mk_context *ctx, const mk_op_args *a, char *why, size_t n) {
     if (a && a->u.qgemm.x->shape[0] > QG_GEMV_MAX_M)
         return mk__why(why, n, "M = %lld is above the GEMV limit of %d rows (opencl.qgemm_tiled takes it)",
@@ -185,8 +232,8 @@ static int tiled_supports(const mk_context *ctx, const mk_op_args *a, char *why,
 }
 
 /* Runs the pre-pass (activation permutation or quantization) if the call needs one,
-   then the GEMV (gemv = 1) or tiled kernel. */
-static mk_status qgemm_run(mk_context *ctx, const mk_op_args *a, int gemv) {
+   then the GEMV (gemv = 1) or tiled kernel; extra: more build options (or ""). */
+static mk_status qgemm_run(mk_context *ctx, const mk_op_args *a, int gemv, const char *extra) {
     const mk_tensor *x = a->u.qgemm.x, *bias = a->u.qgemm.bias, *y = a->u.qgemm.y;
     const mk_qweight *qw = a->u.qgemm.w;
     const mk_qweight_desc *d = &qw->desc;
@@ -196,12 +243,17 @@ static mk_status qgemm_run(mk_context *ctx, const mk_op_args *a, int gemv) {
     int kp = w->kc * codes_per_chunk(d), mb = 1;
     while (mb < M) mb *= 2;
     int nt = gemv_threads(ctx, mb);
-    char opts[256];
-    int len = snprintf(opts, sizeof opts, "-DQG_FMT=%d -DT_IN=%d -DQG_ASYM=%d -DQG_GS=%d -DQG_DIV_MODE=%d",
+    char opts[320];
+    int len = snprintf(opts, sizeof opts, "-DQG_FMT=%d -DT_IN=%d -DQG_ASYM=%d -DQG_GS=%d -DQG_DIV_MODE=%d %s",
                        (int)d->format, ocl_dtype_code(x->dtype), d->asymmetric ? 1 : 0,
                        d->format == MK_QW4 || d->format == MK_QW8 ? d->group_size : 0,
-                       act ? division_mode(ctx) : 1);
-    if (gemv) snprintf(opts + len, sizeof opts - (size_t)len, " -DQG_MB=%d -DQG_NT=%d", mb, nt);
+                       act ? division_mode(ctx) : 1, extra);
+    int rows = gemv ? gemv_by_rows(ctx, d, w, mb) : 0;
+    if (gemv) len += snprintf(opts + len, sizeof opts - (size_t)len, " -DQG_MB=%d -DQG_NT=%d", mb, nt);
+    if (rows) {
+        snprintf(opts + len, sizeof opts - (size_t)len, " -DQG_ROWS=%d", rows);
+        return gemv_rows_run(ctx, a, opts, rows, mb);
+    }
 
     cl_mem mx = ocl_mem(x->buf), mxq = NULL, mxs = NULL, mperm = w->perm;
     cl_ulong ox = ocl_elem_offset(x);
@@ -254,8 +306,18 @@ static mk_status qgemm_run(mk_context *ctx, const mk_op_args *a, int gemv) {
     return ocl_launch(ctx, k, name, nargs, args, 2, g, l);
 }
 
-static mk_status gemv_run(mk_context *ctx, const mk_op_args *a) { return qgemm_run(ctx, a, 1); }
-static mk_status tiled_run(mk_context *ctx, const mk_op_args *a) { return qgemm_run(ctx, a, 0); }
+static mk_status gemv_run(mk_context *ctx, const mk_op_args *a) { return qgemm_run(ctx, a, 1, ""); }
+static mk_status tiled_run(mk_context *ctx, const mk_op_args *a) { return qgemm_run(ctx, a, 0, ""); }
+static mk_status dot8_run(mk_context *ctx, const mk_op_args *a) {
+    return qgemm_run(ctx, a, 1, ocl_ext_options(ctx, OCL_EXT_INT_DOT));
+}
+
+static int dot8_supports(const mk_context *ctx, const mk_op_args *a, char *why, size_t n) {
+    if (!ocl_ext_supports(ctx, OCL_EXT_INT_DOT, why, n)) return 0;
+    if (a && a->u.qgemm.w->desc.format != MK_QW8A8)
+        return mk__why(why, n, "W8A8 weights only (int8 activations)");
+    return gemv_supports(ctx, a, why, n);
+}
 
 static const mk_kernel k_qgemv = {
     MK_OP_QGEMM, "opencl.qgemv", "opencl", 20,
@@ -267,7 +329,12 @@ static const mk_kernel k_qgemm_tiled = {
     "64x64 tiles, weights dequantized into local memory (W8A8: i32 accumulation)",
     tiled_supports, tiled_run};
 
-static const mk_kernel *const ocl_qgemm_list[] = {&k_qgemv, &k_qgemm_tiled};
+static const mk_kernel k_qgemv_dot8 = {
+    MK_OP_QGEMM, "opencl.qgemv_dot8", "opencl", 25,
+    "W8A8 GEMV for M <= 8 with cl_khr_integer_dot_product (4 int8 products per instruction)",
+    dot8_supports, dot8_run};
+
+static const mk_kernel *const ocl_qgemm_list[] = {&k_qgemv_dot8, &k_qgemv, &k_qgemm_tiled};
 
 const mk_kernel *const *ocl_qgemm_kernels(int *count) {
     *count = (int)(sizeof ocl_qgemm_list / sizeof ocl_qgemm_list[0]);

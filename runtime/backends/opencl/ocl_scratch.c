@@ -20,7 +20,7 @@ typedef struct ocl_state {
 /* The state of ctx, created on first use when `create`. */
 static ocl_state *state_of(mk_context *ctx, int create) {
     ocl_ctx *oc = ocl_of(ctx);
-    if (!oc->scratch && create) oc->scratch = calloc(1, sizeof *oc->scratch);
+    if (!oc->scratch && create) oc->scratch = mk__calloc(1, sizeof *oc->scratch);
     return oc->scratch;
 }
 
@@ -33,12 +33,12 @@ mk_status ocl_scratch(mk_context *ctx, ocl_scratch_slot slot, size_t bytes, cl_m
     if (s->bytes[slot] < bytes) {
         /* grow by at least half so a slowly growing shape does not reallocate each call */
         size_t want = bytes + bytes / 2;
-        if (s->mem[slot]) clReleaseMemObject(s->mem[slot]);
+        ocl_buffer_release(s->mem[slot]);
         s->mem[slot] = NULL;
         s->bytes[slot] = 0;
         cl_int err;
-        cl_mem m = clCreateBuffer(ocl_of(ctx)->cl, CL_MEM_READ_WRITE, want, NULL, &err);
-        if (err != CL_SUCCESS) {
+        cl_mem m = ocl_buffer_create(ocl_of(ctx)->cl, CL_MEM_READ_WRITE, want, NULL, &err);
+        if (!m) {
                 return ocl_fail(err, "allocating scratch memory");
         }
         s->mem[slot] = m;
@@ -60,7 +60,8 @@ int ocl_plan_get(mk_context *ctx, const int key[4], int val[4]) {
 }
 
 void ocl_plan_put(mk_context *ctx, const int key[4], const int val[4]) {
-    ocl_state *s = state_of(ctx, 1);
+    ocl_state *s = state_of(ctx, 0);
+    if (!s) s = ocl_of(ctx)->scratch = mk__calloc(1, sizeof *s); /* a memo: out of memory, not kept */
     if (s) {
         int i = s->nplans < OCL_PLANS ? s->nplans++ : s->next_plan++ % OCL_PLANS;
         memcpy(s->plan_key[i], key, sizeof s->plan_key[i]);
@@ -77,8 +78,7 @@ void ocl_scratch_release(mk_context *ctx) {
     ocl_ctx *oc = ocl_of(ctx);
     ocl_state *s = oc->scratch;
     if (!s) return;
-    for (int i = 0; i < OCL_SCRATCH_SLOTS; i++)
-        if (s->mem[i]) clReleaseMemObject(s->mem[i]);
-    free(s);
+    for (int i = 0; i < OCL_SCRATCH_SLOTS; i++) ocl_buffer_release(s->mem[i]);
+    mk__free(s);
     oc->scratch = NULL;
 }

@@ -4,14 +4,24 @@
  * Lookup order for (op, param), in the manner of CLBlast's database:
  *   1. the device's tuning file written by `medkern tune`:
  *        $MEDKERN_TUNING_FILE, else <cache dir>/tuning/<device-slug>.json
- *        {"device": "<name>", "driver": "<version>", "params": {"<op>": {"<param>": int}}}
- *      A file that is not valid JSON, has no "params" object, or names another device is
- *      ignored (the source string of every answer says so); a wrong driver version is
- *      accepted (tiles stay valid across driver updates).
+ *        {"device": "<name>", "driver": "<version>", "params": {"<op>": {"<param>": int}},
+ *         "variants": {"<op>": "<variant>", "<op>:m<=8": "<variant>"}}
+ *      A file that is not valid JSON, has neither a "params" nor a "variants" object, or
+ *      names another device is ignored (the source string of every answer says so); a
+ *      wrong driver version is accepted (tiles stay valid across driver updates).
  *   2. the default for the device type and vendor, then for the device type;
  *   3. the caller's fallback.
- * The file is read once per context, on the first ocl_param (under the context lock).
- * A per-context override (mk_param_set, used by `medkern tune`) comes before all three.
+ * The file is read once per context, on the first ocl_param or tuned-variant question
+ * (under the context lock). A per-context override (mk_param_set, used by `medkern
+ * tune`) comes before all three.
+ *
+ * "variants" is the tuned variant choice (ocl_tuned_variant, the backend's tuned_variant
+ * hook): per op name (mk_op_name), the variant `medkern tune` measured fastest. One shape
+ * class exists: "<op>:m<=8" applies to gemm and qgemm calls of at most 8 rows
+ * (decode-sized batches; tune measures them at M = 1) and comes before the op-wide "<op>"
+ * entry. A value that is not a string is ignored; the dispatcher ignores a name that is
+ * not a variant of this backend for the op or whose supports() rejects the call, and a
+ * variant forced on the context (mk_set_kernel, MEDKERN_KERNELS) comes first.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -25,7 +35,8 @@
 
 struct ocl_tuning {
     cJSON *root;            /* the parsed file, NULL when none is used */
-    const cJSON *params;    /* root["params"]                          */
+    const cJSON *params;    /* root["params"], NULL when absent        */
+    const cJSON *variants;  /* root["variants"], NULL when absent      */
     char src_file[320];     /* "tuning file <path>"                    */
     char src_vendor[320];   /* "default (gpu, nvidia)" + note          */
     char src_type[320];     /* "default (gpu)" + note                  */
@@ -70,8 +81,12 @@ static const tuning_default tuning_defaults[] = {
     {MK_DEVICE_CPU, NULL, "elementwise", "local", 64},
     {MK_DEVICE_CPU, NULL, "norm", "local", 64},
     {MK_DEVICE_CPU, NULL, "qgemm", "gemv_wg", 64},
+    {MK_DEVICE_CPU, NULL, "qgemm", "gemv_rows", 64}, /* W4: rows per work-item (qgemv_rows) */
     {MK_DEVICE_CPU, NULL, "attention_decode", "groups_per_cu", 4},
     {MK_DEVICE_CPU, NULL, "attention_decode", "min_chunk", 128},
+    {MK_DEVICE_CPU, NULL, "attention_decode", "style", 2},      /* work-item per split */
+    {MK_DEVICE_CPU, NULL, "attention_decode", "item_heads", 8}, /* kv heads per item  */
+    {MK_DEVICE_CPU, NULL, "attention_decode", "prefetch", 1},   /* tiles ahead, > 8: none */
     {MK_DEVICE_GPU, NULL, "qgemm", "gemv_wg", 64},
     {MK_DEVICE_GPU, NULL, "attention_decode", "groups_per_cu", 8},
     {MK_DEVICE_GPU, NULL, "attention_decode", "min_chunk", 256},
@@ -110,14 +125,16 @@ static void device_slug(const char *name, char *out, size_t n) {
     if (j == 0) snprintf(out, n, "device");
 }
 
-static char *read_file(const char *path, size_t max) {
+/* The file's text, or NULL (missing, unreadable, too large; *oom set when out of memory). */
+static char *read_file(const char *path, size_t max, int *oom) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
-    char *buf = malloc(max + 1);
+    char *buf = mk__malloc(max + 1);
+    *oom = !buf;
     size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
     fclose(f);
     if (!buf || n > max) { /* absurdly large: not a tuning file */
-        free(buf);
+        mk__free(buf);
         return NULL;
     }
     buf[n] = 0;
@@ -138,32 +155,40 @@ static int tuning_path(const ocl_device *dev, char *path, size_t n) {
     return 0;
 }
 
+/* NULL only when out of host memory. */
 static ocl_tuning *tuning_load(const ocl_device *dev) {
-    ocl_tuning *t = calloc(1, sizeof *t);
+    ocl_tuning *t = mk__calloc(1, sizeof *t);
     if (!t) return NULL;
     char *path = t->path, note[256] = "";
-    int explicit_file = tuning_path(dev, t->path, sizeof t->path);
-    char *text = path[0] ? read_file(path, (size_t)4 << 20) : NULL;
+    int explicit_file = tuning_path(dev, t->path, sizeof t->path), oom = 0;
+    char *text = path[0] ? read_file(path, (size_t)4 << 20, &oom) : NULL;
+    if (oom) { /* not "no tuning file": that would silently change tiles and variants */
+        mk__free(t);
+        return NULL;
+    }
     if (!text) {
         if (explicit_file) snprintf(note, sizeof note, "; tuning file %.120s not readable", path);
     } else {
         cJSON *root = cJSON_Parse(text);
         const cJSON *params = root ? cJSON_GetObjectItemCaseSensitive(root, "params") : NULL;
         const cJSON *device = root ? cJSON_GetObjectItemCaseSensitive(root, "device") : NULL;
+        const cJSON *variants = root ? cJSON_GetObjectItemCaseSensitive(root, "variants") : NULL;
         if (!root || !cJSON_IsObject(root)) {
             snprintf(note, sizeof note, "; tuning file %.120s ignored: malformed JSON", path);
-        } else if (!cJSON_IsObject(params)) {
-            snprintf(note, sizeof note, "; tuning file %.120s ignored: no \"params\" object", path);
+        } else if (!cJSON_IsObject(params) && !cJSON_IsObject(variants)) {
+            snprintf(note, sizeof note, "; tuning file %.120s ignored: no \"params\" or \"variants\" object",
+                     path);
         } else if (cJSON_IsString(device) && strcmp(device->valuestring, dev->info.name) != 0) {
             snprintf(note, sizeof note, "; tuning file %.120s ignored: it is for device \"%.60s\"", path,
                      device->valuestring);
         } else {
             t->root = root;
-            t->params = params;
+            t->params = cJSON_IsObject(params) ? params : NULL;
+            t->variants = cJSON_IsObject(variants) ? variants : NULL;
             root = NULL;
         }
         cJSON_Delete(root);
-        free(text);
+        mk__free(text);
     }
     char vendor[64];
     size_t i = 0;
@@ -177,10 +202,15 @@ static ocl_tuning *tuning_load(const ocl_device *dev) {
     return t;
 }
 
+mk_status ocl_tuning_init(ocl_ctx *oc) {
+    if (!oc->tuning) oc->tuning = tuning_load(oc->dev);
+    return oc->tuning ? MK_OK : mk__fail(MK_ERR_OUT_OF_MEMORY, "out of host memory reading the OpenCL tuning file");
+}
+
 void ocl_tuning_release(ocl_ctx *oc) {
     if (!oc->tuning) return;
     cJSON_Delete(oc->tuning->root);
-    free(oc->tuning);
+    mk__free(oc->tuning);
     oc->tuning = NULL;
 }
 
@@ -297,4 +327,36 @@ mk_status ocl_tuning_file(const mk_context *ctx, char *path, size_t n) {
     if (strlen(p) >= n) return mk__fail(MK_ERR_INVALID_ARGUMENT, "n (%zu) is too small for the path", n);
     snprintf(path, n, "%s", p);
     return MK_OK;
+}
+
+/* ---- the tuned variant choice (the backend's tuned_variant hook) */
+
+/* Rows of the activation of a gemm / qgemm call (every dimension but the last), else -1. */
+static int64_t call_rows(const mk_op_args *a) {
+    const mk_tensor *x = !a ? NULL : a->op == MK_OP_GEMM ? a->u.gemm.x : a->op == MK_OP_QGEMM ? a->u.qgemm.x : NULL;
+    if (!x) return -1;
+    int64_t m = 1;
+    for (int d = 0; d + 1 < x->ndim; d++) m *= x->shape[d];
+    return m;
+}
+
+const char *ocl_tuned_variant(const mk_context *ctx, mk_op op, const mk_op_args *args, char *source,
+                              size_t n) {
+    const ocl_tuning *t = tuning_of(ctx);
+    const char *name = mk_op_name(op);
+    if (!t || !t->variants || !name) return NULL;
+    char key[48];
+    const cJSON *v = NULL;
+    int64_t rows = call_rows(args);
+    if (rows >= 1 && rows <= 8) {
+        snprintf(key, sizeof key, "%s:m<=8", name);
+        v = cJSON_GetObjectItemCaseSensitive(t->variants, key);
+    }
+    if (!cJSON_IsString(v)) {
+        snprintf(key, sizeof key, "%s", name);
+        v = cJSON_GetObjectItemCaseSensitive(t->variants, key);
+    }
+    if (!cJSON_IsString(v) || !v->valuestring[0]) return NULL;
+    snprintf(source, n, "%s, entry \"%s\"", t->path, key);
+    return v->valuestring;
 }

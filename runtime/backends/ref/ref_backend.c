@@ -40,14 +40,17 @@ static mk_status ref_buffer_alloc(mk_context *ctx, size_t bytes, void **mem) {
     (void)ctx;
     /* 64-byte aligned so every dtype and vector view is aligned */
     size_t rounded = (bytes + 63) & ~(size_t)63;
-    *mem = aligned_alloc(64, rounded);
+    /* device memory is host memory: a device allocation point and a host one */
+    *mem = mk__fault_device_alloc() ? NULL : mk__aligned_alloc(64, rounded);
     if (!*mem) return mk__fail(MK_ERR_OUT_OF_MEMORY, "out of host memory allocating %zu bytes", bytes);
+    mk__device_live(1);
     return MK_OK;
 }
 
 static void ref_buffer_free(mk_context *ctx, void *mem) {
     (void)ctx;
-    free(mem);
+    if (mem) mk__device_live(-1);
+    mk__free(mem);
 }
 
 static mk_status ref_buffer_write(mk_context *ctx, void *mem, size_t off, const void *src, size_t n) {
@@ -82,13 +85,13 @@ static mk_status ref_synchronize(mk_context *ctx) {
 /* Events: ops are synchronous, so a host timestamp at record time is exact. */
 static mk_status ref_event_create(mk_context *ctx, void **ev) {
     (void)ctx;
-    *ev = calloc(1, sizeof(double));
+    *ev = mk__calloc(1, sizeof(double));
     return *ev ? MK_OK : mk__fail(MK_ERR_OUT_OF_MEMORY, "out of host memory for an event");
 }
 
 static void ref_event_destroy(mk_context *ctx, void *ev) {
     (void)ctx;
-    free(ev);
+    mk__free(ev);
 }
 
 static mk_status ref_event_record(mk_context *ctx, void *ev) {
@@ -117,11 +120,11 @@ static mk_status copy_canonical(const mk_qweight_desc *d, const mk_qweight_data 
 
 static mk_status ref_qweight_create(mk_context *ctx, mk_qweight *qw, const mk_qweight_data *data) {
     (void)ctx;
-    mk_qweight_data *own = calloc(1, sizeof *own);
+    mk_qweight_data *own = mk__calloc(1, sizeof *own);
     if (!own) return mk__fail(MK_ERR_OUT_OF_MEMORY, "out of host memory for the weight");
     mk_status s = mk_qweight_data_alloc(&qw->desc, qw->has_zeros, qw->has_perm, own);
     if (s != MK_OK) {
-        free(own);
+        mk__free(own);
         return s;
     }
     copy_canonical(&qw->desc, data, own);
@@ -131,7 +134,7 @@ static mk_status ref_qweight_create(mk_context *ctx, mk_qweight *qw, const mk_qw
 
 static void ref_qweight_destroy(mk_qweight *qw) {
     mk_qweight_data_free(qw->impl);
-    free(qw->impl);
+    mk__free(qw->impl);
 }
 
 static mk_status ref_qweight_read(const mk_qweight *qw, mk_qweight_data *out) {

@@ -49,9 +49,8 @@ typedef struct {
 } temps;
 
 static float *tmp(temps *tp, size_t n) {
-    float *p = malloc((n ? n : 1) * sizeof(float));
-    if (!p || tp->n == 8) {
-        free(p);
+    float *p = tp->n < 8 ? mk__malloc((n ? n : 1) * sizeof(float)) : NULL;
+    if (!p) {
         tp->failed = 1;
         return NULL;
     }
@@ -67,7 +66,7 @@ static float *tmp_gather(temps *tp, const mk_tensor *t) {
 }
 
 static mk_status done(temps *tp, mk_status s) {
-    for (int i = 0; i < tp->n; i++) free(tp->p[i]);
+    for (int i = 0; i < tp->n; i++) mk__free(tp->p[i]);
     return s;
 }
 
@@ -133,8 +132,10 @@ static mk_status run_qgemm(mk_context *ctx, const mk_op_args *a) {
     temps tp = {{0}, 0, 0};
     float *x = tmp_gather(&tp, a->u.qgemm.x), *bias = tmp_gather(&tp, a->u.qgemm.bias);
     float *y = tmp(&tp, mk__tensor_numel(a->u.qgemm.y));
+    /* the reference's per-row workspace: K floats, and K bytes of quantized activations */
+    float *xp = tmp(&tp, (size_t)w->desc.k), *qa = tmp(&tp, ((size_t)w->desc.k + 3) / 4);
     if (tp.failed) return OOM(&tp);
-    mkref_qgemm(&w->desc, w->impl, x, a->u.qgemm.x->shape[0], bias, y);
+    mkref_qgemm_ws(&w->desc, w->impl, x, a->u.qgemm.x->shape[0], bias, y, xp, (uint8_t *)qa);
     scatter(a->u.qgemm.y, y);
     return done(&tp, MK_OK);
 }

@@ -7,6 +7,11 @@
  *  - Every fallible call returns mk_status. On failure, mk_last_error() returns a
  *    thread-local message that names the argument that was wrong. Nothing aborts the
  *    process on bad input, and a call that fails validation writes nothing.
+ *  - A failed allocation is MK_ERR_OUT_OF_MEMORY: the call releases what it acquired,
+ *    writes nothing, and the context stays usable. A driver error that means the device
+ *    is gone is MK_ERR_DEVICE ("the device is lost") and marks the context lost: later
+ *    calls on it that would touch the device fail with MK_ERR_DEVICE ("context lost");
+ *    destroying its handles still works (docs/guarantees.md).
  *  - Opaque handles come in _create/_destroy (or _alloc/_free) pairs. Destroying NULL
  *    is a no-op. The caller owns every handle it creates and must destroy it before
  *    the context it was created on.
