@@ -1,8 +1,9 @@
-/* Fuzzes the OpenCL backend's tuning-file reader (runtime/backends/opencl/ocl_tuning.c):
-   the input is written to a file that MEDKERN_TUNING_FILE names, a context is created on
-   the first OpenCL device (the file is read once per context), and mk_param_list reads
-   every parameter through it. Built only with the OpenCL backend; skips (runs nothing)
-   when no OpenCL device is present. Every call must succeed: a bad file is ignored. */
+/* Fuzzes the OpenCL backend's tuning-file reader (runtime/backends/opencl/ocl_tuning.c:
+   parameters and tuned variants): the input is written to a file that MEDKERN_TUNING_FILE
+   names, a context is created on the first OpenCL device (the file is read once per
+   context), mk_param_list reads every parameter through it and mk_explain asks every
+   op's tuned variant. Built only with the OpenCL backend; skips (runs nothing) when no
+   OpenCL device is present. Every call must succeed: a bad file is ignored. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     for (int i = 0; i < count; i++)
         if (!memchr(params[i].source, 0, sizeof params[i].source) || !params[i].op[0]) abort();
+    /* the tuned variant choice ("variants"): every op's device-level explain asks the
+       backend's tuned_variant hook and checks whatever name it returns */
+    char text[8192];
+    for (int op = 0; op < MK_OP_COUNT; op++)
+        if (mk_explain(ctx, (mk_op)op, NULL, text, sizeof text) != MK_OK || !memchr(text, 0, sizeof text) ||
+            !strstr(text, "chosen: "))
+            abort();
     char where[1024];
     if (mk_tuning_file(ctx, where, sizeof where) != MK_OK || strcmp(where, path)) abort();
     mk_context_destroy(ctx);
