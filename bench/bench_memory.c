@@ -8,11 +8,9 @@
  *                                   bytes = 3 * n * 4
  *   h2d_write/MiB:S, d2h_read/MiB:S blocking mk_buffer_write / mk_buffer_read (host timer)
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "mkbench.h"
 
@@ -20,110 +18,14 @@
 
 /* ---------------------------------------------------------------- host read */
 
-/* The array is allocated and written once per process and kept: each Google Benchmark
-   run of the same benchmark would otherwise refill gigabytes. */
-static uint64_t *g_array;
-static size_t g_array_n;
-
-static uint64_t *host_array(size_t n) {
-    if (g_array_n < n) {
-        free(g_array);
-        g_array = aligned_alloc(64, n * sizeof *g_array);
-        g_array_n = g_array ? n : 0;
-        for (size_t i = 0; i < g_array_n; i++) g_array[i] = i * 0x9E3779B97F4A7C15ull;
-    }
-    return g_array;
-}
-
-static uint64_t sum(const uint64_t *a, size_t n) {
-    uint64_t s = 0; /* integer adds: the compiler may vectorize and reorder freely */
-    for (size_t i = 0; i < n; i++) s += a[i];
-    return s;
-}
-
-typedef struct {
-    pthread_mutex_t init;   /* held while the workers are created */
-    pthread_barrier_t start, done;
-    const uint64_t *a;
-    size_t n;
-    int threads, quit;
-    uint64_t part[64];
-} pool;
-
-typedef struct {
-    pool *p;
-    int index;
-} worker_arg;
-
-static void slice(pool *p, int i) {
-    size_t per = p->n / (size_t)p->threads, first = per * (size_t)i;
-    size_t len = i == p->threads - 1 ? p->n - first : per;
-    p->part[i] = sum(p->a + first, len);
-}
-
-static void *worker(void *arg) {
-    worker_arg *w = arg;
-    mkb_host_bind_core(w->index, NULL, 0);
-    pthread_mutex_lock(&w->p->init); /* the barriers exist once this is released */
-    pthread_mutex_unlock(&w->p->init);
-    for (;;) {
-        pthread_barrier_wait(&w->p->start);
-        if (w->p->quit) break;
-        slice(w->p, w->index);
-        pthread_barrier_wait(&w->p->done);
-    }
-    return NULL;
-}
-
 typedef struct {
     int threads;
     size_t bytes;
 } host_case;
 
-static volatile uint64_t g_sink;
-
 static void bench_host_read(mkb_state *st, const void *arg) {
     const host_case *c = arg;
-    pool p;
-    memset(&p, 0, sizeof p);
-    p.n = c->bytes / sizeof(uint64_t);
-    p.a = host_array(p.n);
-    if (!p.a) {
-        mkb_fail(st, "out of host memory for the array");
-        return;
-    }
-    pthread_t tid[64];
-    worker_arg args[64];
-    pthread_mutex_init(&p.init, NULL);
-    pthread_mutex_lock(&p.init);
-    p.threads = 1; /* the main thread is worker 0 */
-    for (; p.threads < c->threads; p.threads++) {
-        args[p.threads] = (worker_arg){&p, p.threads};
-        if (pthread_create(&tid[p.threads], NULL, worker, &args[p.threads]) != 0) break;
-    }
-    pthread_barrier_init(&p.start, NULL, (unsigned)p.threads);
-    pthread_barrier_init(&p.done, NULL, (unsigned)p.threads);
-    pthread_mutex_unlock(&p.init);
-    if (p.threads < c->threads) mkb_fail(st, "pthread_create failed");
-
-    mkb_set_bytes(st, (double)(p.n * sizeof(uint64_t)));
-    char label[64];
-    snprintf(label, sizeof label, "threads=%d array=%zu MiB", c->threads, c->bytes / MiB);
-    mkb_label(st, label);
-    while (p.threads == c->threads && mkb_next(st)) {
-        pthread_barrier_wait(&p.start);
-        slice(&p, 0);
-        pthread_barrier_wait(&p.done);
-        uint64_t s = 0;
-        for (int i = 0; i < p.threads; i++) s += p.part[i];
-        g_sink = s;
-    }
-    p.quit = 1;
-    pthread_barrier_wait(&p.start);
-    for (int i = 1; i < p.threads; i++) pthread_join(tid[i], NULL);
-    pthread_barrier_destroy(&p.start);
-    pthread_barrier_destroy(&p.done);
-    pthread_mutex_destroy(&p.init);
+    mkb_host_read(st, c->threads, c->bytes);
 }
 
 /* ---------------------------------------------------------------- device */
@@ -185,14 +87,7 @@ static size_t round_mib(size_t bytes) { return (bytes + MiB - 1) / MiB * MiB; }
 
 static void reg(void) {
     char name[96];
-    /* full: at least 4x the LLC (STREAM's rule) and 256 MiB, at most 1/8 of host memory */
-    size_t big = 4 * mkb_host_llc_bytes();
-    if (big < 256 * MiB) big = 256 * MiB;
-    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    if (pages > 0 && page > 0 && big > (size_t)pages * (size_t)page / 8)
-        big = (size_t)pages * (size_t)page / 8;
-    big = round_mib(big);
-    size_t host_bytes = mkb_full() ? big : 64 * MiB;
+    size_t big = mkb_host_read_bytes(1), host_bytes = mkb_host_read_bytes(mkb_full());
     int cores = mkb_host_cores(), counts[3] = {1, 2, cores};
     for (int i = 0; i < 3; i++) {
         if (counts[i] > cores || counts[i] > 64 || (i == 2 && cores <= 2)) continue;
@@ -218,6 +113,6 @@ static void reg(void) {
 
 int main(int argc, char **argv) {
     int rc = mkb_main(argc, argv, reg);
-    free(g_array);
+    mkb_host_read_release();
     return rc;
 }

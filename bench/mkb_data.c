@@ -43,9 +43,9 @@ void mkb_fill_host(mk_dtype t, void *dst, size_t n, float std, uint64_t seed) {
     }
 }
 
-static mk_buffer *upload(mkb_state *st, const void *host, size_t bytes) {
+static mk_buffer *upload(mkb_state *st, mk_context *ctx, const void *host, size_t bytes) {
     mk_buffer *b = NULL;
-    if (!mkb_check(st, mk_buffer_alloc(mkb_context(), bytes ? bytes : 1, &b), "mk_buffer_alloc"))
+    if (!mkb_check(st, mk_buffer_alloc(ctx, bytes ? bytes : 1, &b), "mk_buffer_alloc"))
         return NULL;
     if (bytes && !mkb_check(st, mk_buffer_write(b, 0, host, bytes), "mk_buffer_write")) {
         mk_buffer_free(b);
@@ -55,6 +55,11 @@ static mk_buffer *upload(mkb_state *st, const void *host, size_t bytes) {
 }
 
 mk_buffer *mkb_random_buffer(mkb_state *st, mk_dtype t, size_t n, float std, uint64_t seed) {
+    return mkb_random_buffer_on(st, mkb_context(), t, n, std, seed);
+}
+
+mk_buffer *mkb_random_buffer_on(mkb_state *st, mk_context *ctx, mk_dtype t, size_t n, float std,
+                                uint64_t seed) {
     size_t bytes = n * mk_dtype_size(t);
     void *host = malloc(bytes ? bytes : 1);
     if (!host) {
@@ -62,11 +67,15 @@ mk_buffer *mkb_random_buffer(mkb_state *st, mk_dtype t, size_t n, float std, uin
         return NULL;
     }
     mkb_fill_host(t, host, n, std, seed);
-    mk_buffer *b = upload(st, host, bytes);
+    mk_buffer *b = upload(st, ctx, host, bytes);
     free(host);
     return b;
 }
 
 mk_buffer *mkb_i32_buffer(mkb_state *st, const int32_t *v, size_t n) {
-    return upload(st, v, n * sizeof *v);
+    return upload(st, mkb_context(), v, n * sizeof *v);
+}
+
+mk_buffer *mkb_i32_buffer_on(mkb_state *st, mk_context *ctx, const int32_t *v, size_t n) {
+    return upload(st, ctx, v, n * sizeof *v);
 }

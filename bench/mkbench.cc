@@ -292,6 +292,7 @@ int mkb_next(mkb_state *st) {
 }
 
 int64_t mkb_iter(const mkb_state *st) { return st->iter; }
+double mkb_seconds_per_iter(const mkb_state *st) { return st->iter ? st->seconds / (double)st->iter : 0; }
 void mkb_set_bytes(mkb_state *st, double b) { st->bytes = b; }
 void mkb_set_flops(mkb_state *st, double f) { st->flops = f; }
 void mkb_set_op(mkb_state *st, mk_op op) { st->op = (int)op; }

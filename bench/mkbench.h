@@ -106,6 +106,23 @@ int mkb_fits(mkb_state *st, double flops, double bytes);
    no more than a quarter of the device memory). */
 int mkb_sets(mkb_state *st, double set_bytes);
 
+/* Manual seconds per iteration of the finished iterations so far (their mean; 0 before
+   the first). After the loop: the run's time per iteration, e.g. to relate it to
+   another benchmark of the same process (bench_roofline's ratios). */
+double mkb_seconds_per_iter(const mkb_state *st);
+
+/* ---- the STREAM-like host read (mkb_host_read.c) */
+/* The body of a host read benchmark: a sum of 64-bit integers over an array of `bytes`
+   (allocated and written once per process, kept for later runs), in equal slices over
+   `threads` threads, thread i bound to core i; sets bytes and the label. Register it
+   with MKB_HOST_TIMER. */
+void mkb_host_read(mkb_state *st, int threads, size_t bytes);
+/* The array size: full = 1: at least 4x the last-level cache (STREAM's rule) and 256 MiB,
+   at most 1/8 of host memory, whole MiB; full = 0: 64 MiB. */
+size_t mkb_host_read_bytes(int full);
+/* Frees the array (at exit). */
+void mkb_host_read_release(void);
+
 /* ---- host topology (mkb_host.c; hwloc when built with it) */
 /* Size of the host's last-level cache in bytes (sysconf or 32 MiB when unknown). */
 size_t mkb_host_llc_bytes(void);
@@ -125,6 +142,10 @@ int mkb_host_pin(const mk_device_info *dev, char *desc, size_t desc_len);
 mk_buffer *mkb_random_buffer(mkb_state *st, mk_dtype t, size_t n, float std, uint64_t seed);
 /* A device buffer with the given I32 values. */
 mk_buffer *mkb_i32_buffer(mkb_state *st, const int32_t *v, size_t n);
+/* The same two on another context than the run's (e.g. a ref context beside it). */
+mk_buffer *mkb_random_buffer_on(mkb_state *st, mk_context *ctx, mk_dtype t, size_t n, float std,
+                                uint64_t seed);
+mk_buffer *mkb_i32_buffer_on(mkb_state *st, mk_context *ctx, const int32_t *v, size_t n);
 /* Fills host memory with normal(0, std) values stored as dtype t. */
 void mkb_fill_host(mk_dtype t, void *dst, size_t n, float std, uint64_t seed);
 

@@ -161,6 +161,7 @@ static const dcase kDecode[] = {
     {MK_I8, MK_F32, 64, 2, 2, 1, 3, {500, 3, 64}, -1, 0.0f, 0},
     {MK_FP8_E4M3, MK_F16, 128, 16, 2, 16, 1, {900}, -1, 0.0f, 0},
     {MK_F16, MK_BF16, 64, 16, 1, 16, 2, {129, 17}, -1, 0.0f, 0}, /* 16 heads per kv head */
+    {MK_F16, MK_F16, 40, 4, 2, 16, 2, {50, 300}, -1, 0.0f, 0},   /* D % 16 != 0 */
 };
 
 static void run_decode_case(mk_context *ctx, const char *dev, const char *variant, const dcase *c,
@@ -303,6 +304,19 @@ int main(int argc, char **argv) {
             for (int ci = 0; ci < (int)(sizeof kDecode / sizeof kDecode[0]); ci++)
                 run_decode_case(ctx, ids[di], dv[vi], &kDecode[ci], ci);
         }
+        /* Two cases again with each decode kernel style forced (tuned "style": 1 = a
+           work-group per (kv head, split), the GPU default; 2 = a work-item per split, the
+           CPU default for D % 16 == 0), so both run on any device. */
+        char dev2[320];
+        for (int style = 1; style <= 2; style++) {
+            snprintf(dev2, sizeof dev2, "%s style=%d", ids[di], style);
+            MKT_OK(mk_param_set(ctx, "attention_decode", "style", style));
+            for (int vi = 0; vi < ndv; vi++) {
+                MKT_OK(mk_set_kernel(ctx, MK_OP_ATTENTION_DECODE, dv[vi]));
+                for (int ci = 0; ci < 2; ci++) run_decode_case(ctx, dev2, dv[vi], &kDecode[ci], ci);
+            }
+        }
+        MKT_OK(mk_param_set(ctx, "attention_decode", "style", 0));
         mk_context_destroy(ctx);
     }
     return mkt_finish();

@@ -117,7 +117,8 @@ static int opencl_variants(mk_op op, const char **names, int cap) {
     int count = 0, n = 0;
     MKT_OK(mk_kernel_list(op, info, 32, &count));
     for (int i = 0; i < count && i < 32 && n < cap; i++)
-        if (strcmp(info[i].backend, "opencl") == 0) names[n++] = info[i].name;
+        if (strcmp(info[i].backend, "opencl") == 0 && mkt_variant_on_device(ctx, op, info[i].name))
+            names[n++] = info[i].name;
     MKT_CHECK(n > 0, "no opencl variant of %s", mk_op_name(op));
     return n;
 }

@@ -40,8 +40,11 @@ static const qcase kCases[] = {
     {MK_QW8A8, 0, 0, 1, 31, 77, MK_BF16, 0, 1},
     {MK_QFP8, 0, 0, 1, 97, 777, MK_F16, 1, 0},
     {MK_QFP8, 0, 0, 0, 1, 33, MK_BF16, 0, 0},
+    {MK_QW4, 32, 1, 0, 2049, 128, MK_BF16, 1, 0}, /* rows for 64-row items (qgemv_rows) */
 };
-static const int kM[] = {1, 7, 33, 100};
+static const int kM[] = {1, 3, 7, 33, 100};
+/* M = 3 only on the last case (W4: qgemv_rows' 4-token build) */
+static const int kM3Case = (int)(sizeof kCases / sizeof kCases[0]) - 1;
 
 static const char *fmt_name(mk_qformat f) {
     return f == MK_QW4 ? "w4" : f == MK_QW8 ? "w8" : f == MK_QW8A8 ? "w8a8" : "fp8";
@@ -95,6 +98,7 @@ static void run_case(mk_context *ctx, const char *dev, const char **variants, in
 
     for (int mi = 0; mi < (int)(sizeof kM / sizeof kM[0]); mi++) {
         int64_t M = kM[mi], K = c->k, N = c->n;
+        if (M == 3 && ci != kM3Case) continue;
         float *x = mkt_alloc((size_t)(M * K) * 4), *ref = mkt_alloc((size_t)(M * N) * 4);
         float *y = mkt_alloc((size_t)(M * N) * 4), *y2 = mkt_alloc((size_t)(M * N) * 4);
         mkt_fill_normal(&r, x, (size_t)(M * K), 1.0f, 8.0f);
@@ -124,6 +128,13 @@ static void run_case(mk_context *ctx, const char *dev, const char **variants, in
             snprintf(w2, sizeof w2, "%s M=%lld %s", what, (long long)M, variants[vi]);
             mk_tensor ty = mkt_output(ctx, c->xt, 2, ys);
             mk_status s = mk_qgemm(ctx, &tx, qw, c->bias ? &tb : NULL, &ty);
+            if (strstr(variants[vi], "dot8") && c->fmt != MK_QW8A8) { /* int8 activations only */
+                MKT_CHECK(s == MK_ERR_UNSUPPORTED && strstr(mk_last_error(), "W8A8"),
+                          "%s: the int8-dot variant on another format gives %s (%s)", w2, mk_status_string(s),
+                          mk_last_error());
+                mkt_free(&ty);
+                continue;
+            }
             if (strstr(variants[vi], "qgemv") && M > 8) {
                 MKT_CHECK(s == MK_ERR_UNSUPPORTED && strstr(mk_last_error(), "GEMV"),
                           "%s: a GEMV variant on M > 8 gives %s (%s)", w2, mk_status_string(s),
@@ -199,6 +210,7 @@ static void run_exact_codes(mk_context *ctx, const char *dev, const char **varia
         MKT_OK(mk_set_kernel(ctx, MK_OP_QGEMM, variants[vi]));
         for (int64_t rows = 1; rows <= M; rows += M - 1) { /* GEMV and tiled sizes */
             if (strstr(variants[vi], "qgemv") && rows > 8) continue;
+            if (strstr(variants[vi], "dot8") && fmt != MK_QW8A8) continue;
             int64_t ys[2] = {rows, K};
             mk_tensor tsub = tx, ty = mkt_output(ctx, MK_F16, 2, ys);
             tsub.shape[0] = rows;
@@ -228,17 +240,30 @@ int main(int argc, char **argv) {
     if (ndev == 0) mkt_skip("no OpenCL device");
     mk_kernel_info info[64];
     const char *variants[16];
-    int count = 0, nvar = 0;
+    int count = 0;
     mk_kernel_list(MK_OP_QGEMM, info, 64, &count);
-    for (int i = 0; i < count && i < 64; i++)
-        if (strcmp(info[i].backend, "opencl") == 0 && nvar < 16) variants[nvar++] = info[i].name;
-    MKT_CHECK(nvar > 0, "no OpenCL qgemm variant registered");
     for (int di = 0; di < ndev; di++) {
         mk_context *ctx = NULL;
         MKT_OK(mk_context_create(ids[di], &ctx));
         if (!ctx) continue;
+        int nvar = 0; /* the variants that can run on this device (extensions) */
+        for (int i = 0; i < count && i < 64; i++)
+            if (strcmp(info[i].backend, "opencl") == 0 && nvar < 16 &&
+                mkt_variant_on_device(ctx, MK_OP_QGEMM, info[i].name))
+                variants[nvar++] = info[i].name;
+        MKT_CHECK(nvar > 0, "no OpenCL qgemm variant runs on %s", ids[di]);
         for (int ci = 0; ci < (int)(sizeof kCases / sizeof kCases[0]); ci++)
             run_case(ctx, ids[di], variants, nvar, &kCases[ci], ci);
+        /* The first W4 case again with each W4 GEMV kernel forced (tuned "gemv_rows": 1 = a
+           work-item per row, the GPU default; 64 = qgemv_rows, the CPU default), so both run
+           on any device. */
+        char dev2[320];
+        for (int rows = 1; rows <= 64; rows += 63) {
+            snprintf(dev2, sizeof dev2, "%s gemv_rows=%d", ids[di], rows);
+            MKT_OK(mk_param_set(ctx, "qgemm", "gemv_rows", rows));
+            run_case(ctx, dev2, variants, nvar, &kCases[0], 0);
+        }
+        MKT_OK(mk_param_set(ctx, "qgemm", "gemv_rows", 0));
         run_exact_codes(ctx, ids[di], variants, nvar, MK_QW8A8);
         run_exact_codes(ctx, ids[di], variants, nvar, MK_QFP8);
         mk_context_destroy(ctx);

@@ -2,13 +2,17 @@
 # Memory and thread checks, in three stages (each prints one summary line):
 #   asan      ASan + UBSan build (preset `asan`, bench off, -fno-sanitize-recover=all),
 #             ctest -L 'core|opencl' with leak detection; LSan suppressions for PoCL/LLVM
-#             only, from tests/support/lsan.supp when that file exists.
+#             only, from tests/support/lsan.supp when that file exists. This includes
+#             fault_injection (label core): every fault-injection point of
+#             tests/fault/fault_injection.sh runs under ASan/LSan.
 #   valgrind  memcheck over the reference and ref-backend tests of a plain build
 #             (argument 1, default build/, as tools/build.sh makes it). OpenCL platforms
 #             are hidden (OCL_ICD_VENDORS -> an empty dir): these tests are about the ref
 #             backend, and PoCL's LLVM under valgrind would take minutes.
-#   tsan      ThreadSanitizer build (preset `tsan`: ref backend only), test_dispatch (the
-#             concurrent first use) and test_threads.
+#   tsan      ThreadSanitizer build (preset `tsan`: ref and threads backends), test_dispatch
+#             (the concurrent first use), test_threads and test_threads_backend (the host
+#             worker pools of the threads example backend).
+# The asan stage covers test_threads_backend through its `core` label; valgrind lists it.
 # A stage whose tool is missing is skipped (with a message). Exit status: non-zero when a
 # stage found something. Usage, from anywhere:  bash tools/run-sanitizers.sh [plain-build-dir]
 # Environment: MEDKERN_SAN_STAGES (default "asan valgrind tsan"), MEDKERN_SEED (passed on).
@@ -69,7 +73,8 @@ stage_asan() {
 
 # ------------------------------------------------------------------ valgrind memcheck
 VALGRIND_TESTS="test_ref_attention test_ref_convert test_ref_dense test_ref_import test_ref_model
-test_ref_quant test_api_validation test_api_ops test_dispatch test_params test_buffer_copy test_threads"
+test_ref_quant test_api_validation test_api_ops test_dispatch test_params test_buffer_copy test_threads
+test_threads_backend"
 stage_valgrind() {
     local t0=$SECONDS
     if ! command -v valgrind >/dev/null; then record valgrind SKIP 0 "valgrind not found"; return; fi
@@ -134,12 +139,12 @@ stage_tsan() {
     if ! can_sanitize thread; then
         record tsan SKIP 0 "the C compiler cannot build and run with -fsanitize=thread"; return; fi
     note "tsan: configure + build (preset tsan, log $logs/tsan-build.log)"
-    if ! { cmake --preset tsan && cmake --build build-tsan -j "$jobs" --target test_dispatch test_threads; } \
+    if ! { cmake --preset tsan && cmake --build build-tsan -j "$jobs" --target test_dispatch test_threads test_threads_backend; } \
             >"$logs/tsan-build.log" 2>&1; then
         tail -40 "$logs/tsan-build.log"
         record tsan FAIL $((SECONDS - t0)) "build failed"; return; fi
     local bad=() t
-    for t in test_dispatch test_threads; do
+    for t in test_dispatch test_threads test_threads_backend; do
         if ! TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1" "build-tsan/tests/$t" \
                 >"$logs/tsan-$t.log" 2>&1; then
             cat "$logs/tsan-$t.log"
@@ -147,7 +152,7 @@ stage_tsan() {
         fi
     done
     if [ ${#bad[@]} -eq 0 ]; then
-        record tsan PASS $((SECONDS - t0)) "test_dispatch test_threads: no race"
+        record tsan PASS $((SECONDS - t0)) "test_dispatch test_threads test_threads_backend: no race"
     else
         record tsan FAIL $((SECONDS - t0)) "${bad[*]}"
     fi

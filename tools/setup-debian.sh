@@ -14,8 +14,12 @@ packages=(
   libbenchmark-dev                              # Google Benchmark (bench/)
   libbenchmark-tools python3-scipy              # its compare.py, cross-checks `medkern compare`
   python3                                       # test scripts validate JSON with it
+  chromium                                      # headless render of the HTML profile report: tests/cli/profile_html.sh
+  python3-jsonschema                            # tests/cli/conform.sh: report vs docs/conform.schema.json
+                                                # (and profile_html.sh, profile.sh: docs/profile-report.schema.json)
   valgrind                                      # memcheck stage: tools/run-sanitizers.sh
-  clang libclang-rt-14-dev                      # libFuzzer targets: tools/run-fuzz.sh
+  clang libclang-rt-14-dev                      # libFuzzer targets: tools/run-fuzz.sh; clang's
+                                                # OpenCL front end: test_opencl_kernels_compile
 )
 if [ "${MEDKERN_SETUP_EXTRA:-}" != "" ]; then
   read -r -a extra <<<"$MEDKERN_SETUP_EXTRA"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# medkern tune: writes a tuning file the next context reads, and rejects bad input.
+# medkern tune: writes a tuning file (parameters and tuned variants) the next context
+# reads, and rejects bad input.
 set -u
 mk="$1"
 fail=0
@@ -26,6 +27,17 @@ check "groups not tuned are kept on a second run" \
   'python3 -c "import json,sys; d=json.load(open(sys.argv[1])); d[\"params\"][\"keep\"]={\"x\":3}; json.dump(d,open(sys.argv[1],\"w\"))" "$file" &&
    "$mk" tune --device opencl:0 --op elementwise --output "$file" >/dev/null 2>&1 &&
    python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d[\"params\"][\"keep\"][\"x\"]==3 and \"elementwise\" in d[\"params\"] and \"norm\" in d[\"params\"]" "$file"'
+check "tune times the op's variants (one runs on this device: no entry)" \
+  'grep -q "variant opencl.wg_reduce" "$tmp/out" && python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert \"rmsnorm\" not in d.get(\"variants\", {})" "$file"'
+check "a re-tune replaces its op's variant entry and keeps the others" \
+  'python3 -c "import json,sys; d=json.load(open(sys.argv[1])); d[\"variants\"]={\"rmsnorm\":\"opencl.stale\",\"gemm\":\"opencl.tiled\"}; json.dump(d,open(sys.argv[1],\"w\"))" "$file" &&
+   "$mk" tune --device opencl:0 --op norm --output "$file" >/dev/null 2>&1 &&
+   python3 -c "import json,sys; v=json.load(open(sys.argv[1]))[\"variants\"]; assert v==({\"gemm\":\"opencl.tiled\"}), v" "$file"'
+check "kernels shows the tuned variant and its file" \
+  'MEDKERN_TUNING_FILE="$file" "$mk" kernels --device opencl:0 --op gemm | grep -F "chosen: opencl.tiled (tuned: from $file" >/dev/null'
+check "a tuned name that is no variant is ignored with the reason shown" \
+  'python3 -c "import json,sys; d=json.load(open(sys.argv[1])); d[\"variants\"]={\"gemm\":\"opencl.nosuch\"}; json.dump(d,open(sys.argv[1],\"w\"))" "$file" &&
+   MEDKERN_TUNING_FILE="$file" "$mk" kernels --device opencl:0 --op gemm | grep -q "opencl.nosuch.*ignored: no gemm variant has that name"'
 check "a malformed tuning file is ignored with the reason shown" \
   'echo "{not json" >"$tmp/bad.json"; MEDKERN_TUNING_FILE="$tmp/bad.json" "$mk" kernels --device opencl:0 | grep -q "malformed JSON"'
 exit $fail

@@ -1,5 +1,7 @@
 #include "mktest.h"
 
+#include "conform.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -67,77 +69,32 @@ void mkt_rng(mkref_rng *r, uint64_t salt) {
 }
 
 void mkt_fill_normal(mkref_rng *r, float *x, size_t n, float std, float outlier) {
-    for (size_t i = 0; i < n; i++) {
-        double v = mkref_rng_normal(r) * std;
-        if (outlier != 1.0f && (mkref_rng_u64(r) & 63) == 0) v *= outlier;
-        if (v == 0.0) v = std * 0.5;
-        x[i] = (float)v;
-    }
+    mkc_fill_normal(r, x, n, std, outlier);
 }
 
 void mkt_round(mk_dtype t, float *x, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] = mkref_round_to(t, x[i]);
 }
 
+/* The comparison and the tolerance table are the conformance engine's
+   (tools/conform/conform_check.c): the tests and `medkern conform` judge alike. */
 double mkt_rel_l2(const float *out, const float *ref, size_t n) {
-    double num = 0, den = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = (double)out[i] - (double)ref[i];
-        num += d * d;
-        den += (double)ref[i] * ref[i];
-    }
-    return den > 0 ? sqrt(num / den) : sqrt(num);
+    mkc_compare_result r = mkc_compare(out, ref, n, INFINITY, 0);
+    return r.nonfinite_bad ? NAN : r.rel_l2;
 }
 
 double mkt_max_abs(const float *out, const float *ref, size_t n) {
-    double m = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)out[i] - (double)ref[i]);
-        if (d > m || d != d) m = d;
-    }
-    return m;
+    mkc_compare_result r = mkc_compare(out, ref, n, INFINITY, 0);
+    return r.nonfinite_bad ? NAN : r.max_abs;
 }
 
 int mkt_compare(const char *what, const float *out, const float *ref, size_t n, double rel_tol,
                 double abs_tol) {
     mkt_checks++;
-    for (size_t i = 0; i < n; i++) {
-        int ref_finite = isfinite(ref[i]), out_finite = isfinite(out[i]);
-        if (ref_finite && !out_finite) {
-            mkt_fail_at(__FILE__, __LINE__, "%s: element %zu is %g where the reference has %g", what,
-                        i, out[i], ref[i]);
-            return 0;
-        }
-        if (!ref_finite && !(isnan(ref[i]) ? isnan(out[i]) : out[i] == ref[i])) {
-            mkt_fail_at(__FILE__, __LINE__, "%s: element %zu is %g, reference %g", what, i, out[i],
-                        ref[i]);
-            return 0;
-        }
-    }
-    /* Norms over the finite elements (non-finite ones matched exactly above). */
-    double num = 0, den = 0, mx = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!isfinite(ref[i])) continue;
-        double d = (double)out[i] - (double)ref[i];
-        num += d * d;
-        den += (double)ref[i] * ref[i];
-        if (fabs(d) > mx) mx = fabs(d);
-    }
-    double rel = den > 0 ? sqrt(num / den) : sqrt(num);
-    if (rel > rel_tol || (abs_tol > 0 && mx > abs_tol)) {
-        mkt_fail_at(__FILE__, __LINE__, "%s: rel_l2 %.3e (bound %.1e), max_abs %.3e (bound %.1e)",
-                    what, rel, rel_tol, mx, abs_tol);
-        return 0;
-    }
-    return 1;
+    mkc_compare_result r = mkc_compare(out, ref, n, rel_tol, abs_tol);
+    if (!r.ok) mkt_fail_at(__FILE__, __LINE__, "%s: %s", what, r.reason);
+    return r.ok;
 }
 
-double mkt_tol(mk_dtype t) {
-    switch (t) {
-    case MK_F32: return 2e-5;
-    case MK_F16: return 1e-3;
-    case MK_BF16: return 1e-2;
-    default: return 1e-3;
-    }
-}
+double mkt_tol(mk_dtype t) { return mkc_tol(t); }
 

@@ -98,6 +98,11 @@ void mkt_free(mk_tensor *t);
 
 /* Devices to test: every device of `backend` ("ref", "opencl", "cuda"). */
 int mkt_devices(const char *backend, char ids[][32], int cap);
+/* 1 when variant `name` of op can run on ctx's device at all (its supports() says yes to
+   the device-level question, as mk_explain without arguments reports it); else 0, and
+   a line "  [skip] <name> on <device>: <reason>" is printed (e.g. an extension variant
+   on a device without the extension). */
+int mkt_variant_on_device(mk_context *ctx, mk_op op, const char *name);
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,8 @@
 /* Test helpers that use the public API: buffers with guard bytes, uploads, devices. */
 #include "mktest.h"
 
+#include "conform.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,7 +18,8 @@ void mkt_expect_failure(const char *file, int line, const char *expr, mk_status 
     }
 }
 
-static uint8_t mkt_guard_byte(size_t i) { return (uint8_t)(0xA5 ^ (i * 31)); }
+/* the conformance engine's guard pattern (tools/conform/conform.h) */
+static uint8_t mkt_guard_byte(size_t i) { return mkc_guard_byte(i); }
 
 mk_buffer *mkt_buffer(mk_context *ctx, size_t bytes) {
     mk_buffer *b = NULL;
@@ -96,6 +99,22 @@ void mkt_download(const mk_tensor *t, float *x) {
 void mkt_free(mk_tensor *t) {
     mk_buffer_free(t->buf);
     t->buf = NULL;
+}
+
+int mkt_variant_on_device(mk_context *ctx, mk_op op, const char *name) {
+    char text[8192], key[96];
+    if (mk_explain(ctx, op, NULL, text, sizeof text) != MK_OK) return 0;
+    snprintf(key, sizeof key, "\n  %s ", name); /* "  <name padded> yes|no  (prio N)..." */
+    const char *line = strstr(text, key);
+    if (!line) return 0;
+    const char *p = line + strlen(key);
+    while (*p == ' ') p++;
+    if (strncmp(p, "yes", 3) == 0) return 1;
+    const char *end = strchr(p, '\n');
+    mk_device_info info;
+    mk_context_get_device(ctx, &info);
+    printf("  [skip] %s on %s: %.*s\n", name, info.id, end ? (int)(end - p) : (int)strlen(p), p);
+    return 0;
 }
 
 int mkt_devices(const char *backend, char ids[][32], int cap) {

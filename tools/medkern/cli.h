@@ -12,6 +12,8 @@ int cmd_run_model(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_calibrate(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
+int cmd_profile(int argc, char **argv);
+int cmd_conform(int argc, char **argv);
 
 /* 1 when argv[i] is --help or -h. */
 int cli_wants_help(int argc, char **argv);

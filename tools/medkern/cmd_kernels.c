@@ -10,8 +10,11 @@ int cmd_kernels(int argc, char **argv) {
                "Without --device: every registered kernel variant per op (name, backend,\n"
                "priority). With --device (\"ref\", \"opencl:0\", \"cuda:0\", \"auto\"): for each\n"
                "op, whether each variant applies on that device and why not, and which one\n"
-               "the dispatcher would choose, then the device's tunable kernel parameters\n"
-               "with where each value comes from (tuning file, default, override).\n"
+               "the dispatcher would choose (\"(tuned: from FILE, entry ...)\" when the\n"
+               "device's tuning file names it, or why a tuned name is ignored), then the\n"
+               "device's tunable kernel parameters with where each value comes from\n"
+               "(tuning file, default, override). Shape-class entries of the tuning file\n"
+               "(\"gemm:m<=8\") apply to calls and show in mk_explain with call arguments.\n"
                "MEDKERN_KERNELS=op=name,... forces variants.\n");
         return MK_EXIT_OK;
     }

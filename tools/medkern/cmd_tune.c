@@ -3,11 +3,21 @@
  * representative workloads and writes the device's tuning file, which every later
  * context on that device reads (the dispatcher's variants ask for their parameters).
  *
- * Search: coordinate descent, one parameter at a time, over {v/4, v/2, v, 2v, 4v} around
- * the current value; each candidate is timed with device events (best of 3 after a
- * warm-up that also compiles it). A candidate whose output differs from the output with
- * the starting parameters (relative l2 > 1e-3 on f16 outputs) is rejected and reported:
- * that is a kernel bug, not a tuning choice.
+ * Per workload, first the variant: every variant of the device's backend for the
+ * workload's op is forced in turn (mk_set_kernel) and timed; those whose supports()
+ * rejects the call are skipped. When two or more ran, the fastest (the dispatcher's own
+ * choice unless another is more than 3% faster) is written to the file's "variants"
+ * object under the workload's key: the op name, or "<op>:m<=8" for the M = 1 GEMV
+ * workloads (the shape class the backend applies to calls of at most 8 rows; see
+ * runtime/backends/opencl/ocl_tuning.c). The dispatcher then prefers it (after a forced
+ * variant, before the priority order).
+ *
+ * Then the parameters, with that variant forced: coordinate descent, one parameter at a
+ * time, over {v/4, v/2, v, 2v, 4v} around the current value; each candidate is timed with
+ * device events (best of 3 after a warm-up that also compiles it). A candidate (variant
+ * or parameter value) whose output differs from the output of the dispatcher's starting
+ * choice (relative l2 > 1e-3 on f16 outputs) is rejected and reported: that is a kernel
+ * bug, not a tuning choice.
  */
 #include <errno.h>
 #include <math.h>
@@ -36,6 +46,8 @@ typedef struct {
     const char *group; /* parameter group in the tuning file */
     const char *what;
     int gemv;          /* tunes the gemv_* parameters of the group, else the others */
+    mk_op op;          /* the op the workload runs                          */
+    const char *key;   /* its entry in the tuning file's "variants" object */
     mk_status (*setup)(workload *w, mkref_rng *r);
     mk_status (*run)(void *w);
 } tune_case;
@@ -177,12 +189,13 @@ static mk_status run_decode(void *arg) {
 }
 
 static const tune_case cases[] = {
-    {"gemm", "gemm f16 256x384x512 (tiled)", 0, setup_gemm, run_gemm},
-    {"gemm", "gemm f16 1x2048x4096 (gemv)", 1, setup_gemv, run_gemm},
-    {"norm", "rmsnorm f16 64x4096", 0, setup_rows, run_norm},
-    {"elementwise", "silu_mul f16 64x4096", 0, setup_rows, run_silu},
-    {"qgemm", "W4 g32 GEMV 1x2048x4096", 1, setup_qgemv, run_qgemm},
-    {"attention_decode", "decode f16 B=2 H=8 D=128 context 2048", 0, setup_decode, run_decode},
+    {"gemm", "gemm f16 256x384x512 (tiled)", 0, MK_OP_GEMM, "gemm", setup_gemm, run_gemm},
+    {"gemm", "gemm f16 1x2048x4096 (gemv)", 1, MK_OP_GEMM, "gemm:m<=8", setup_gemv, run_gemm},
+    {"norm", "rmsnorm f16 64x4096", 0, MK_OP_RMSNORM, "rmsnorm", setup_rows, run_norm},
+    {"elementwise", "silu_mul f16 64x4096", 0, MK_OP_SILU_MUL, "silu_mul", setup_rows, run_silu},
+    {"qgemm", "W4 g32 GEMV 1x2048x4096", 1, MK_OP_QGEMM, "qgemm:m<=8", setup_qgemv, run_qgemm},
+    {"attention_decode", "decode f16 B=2 H=8 D=128 context 2048", 0, MK_OP_ATTENTION_DECODE,
+     "attention_decode", setup_decode, run_decode},
 };
 
 static void teardown(workload *w) {
@@ -257,9 +270,47 @@ static int mkdirs(const char *file) {
     return mkdir(dir, 0755) == 0 || errno == EEXIST;
 }
 
-/* Tunes every parameter of one group; records the choices into params_json[group]. */
+/* Times every variant of ctx's backend for c->op on the workload (each forced in turn);
+   returns the fastest — the dispatcher's own choice `start` unless another is more than
+   3% faster — with its time in *ms (start_ms for start), and in *ran how many ran. The
+   variant stays unforced. */
+static const char *tune_variant(mk_context *ctx, const tune_case *c, workload *w, const float *ref,
+                                float *scratch, const char *start, double start_ms, double *best_out,
+                                int *ran, int *bugs) {
+    mk_device_info info;
+    mk_kernel_info list[64];
+    int n = 0;
+    const char *best = start;
+    double best_ms = start_ms;
+    char why[512];
+    *ran = 0;
+    if (mk_context_get_device(ctx, &info) != MK_OK || mk_kernel_list(c->op, list, 64, &n) != MK_OK) return start;
+    for (int i = 0; i < n && i < 64; i++) {
+        if (strcmp(list[i].backend, info.backend) != 0) continue;
+        double ms = -1;
+        if (mk_set_kernel(ctx, c->op, list[i].name) != MK_OK ||
+            measure(w, c->run, ref, scratch, &ms, why, sizeof why) != MK_OK) {
+            ms = -1;
+            snprintf(why, sizeof why, "%s", mk_last_error());
+        }
+        if (ms < 0) {
+            printf("  variant %-24s not used: %s\n", list[i].name, why);
+            if (strstr(why, "kernel bug")) (*bugs)++;
+            continue;
+        }
+        (*ran)++;
+        printf("  variant %-24s %.3f ms%s\n", list[i].name, ms, !strcmp(list[i].name, start) ? " (starting choice)" : "");
+        if (strcmp(list[i].name, start) != 0 && ms < best_ms * 0.97) best = list[i].name, best_ms = ms;
+    }
+    mk_set_kernel(ctx, c->op, NULL);
+    *best_out = best_ms;
+    return best;
+}
+
+/* Tunes the variant (recorded into variants_json[c->key] when there was a choice) and
+   every parameter of one group (recorded into params_json[group]). */
 static int tune_group(mk_context *ctx, const tune_case *c, const mk_param_info *params, int np,
-                      cJSON *params_json, int *bugs) {
+                      cJSON *params_json, cJSON *variants_json, int *bugs) {
     workload w = {.ctx = ctx};
     mkref_rng r;
     mkref_rng_seed(&r, 7);
@@ -279,10 +330,23 @@ static int tune_group(mk_context *ctx, const tune_case *c, const mk_param_info *
         free(ref), free(scratch), teardown(&w);
         return 0;
     }
-    printf("%s: %s — %.3f ms with the starting parameters\n", c->group, c->what, base_ms);
+    const char *start = mk_last_kernel(ctx, c->op);
+    printf("%s: %s — %.3f ms with the starting choice %s\n", c->group, c->what, base_ms, start ? start : "?");
+    int ran = 0;
+    double variant_ms = base_ms;
+    const char *variant =
+        start ? tune_variant(ctx, c, &w, ref, scratch, start, base_ms, &variant_ms, &ran, bugs) : NULL;
+    cJSON_DeleteItemFromObjectCaseSensitive(variants_json, c->key);
+    if (variant && ran >= 2) {
+        cJSON_AddStringToObject(variants_json, c->key, variant);
+        printf("  %s -> %s\n", c->key, variant);
+    } else {
+        printf("  %s: one variant runs here, nothing to choose\n", c->key);
+    }
+    if (variant) mk_set_kernel(ctx, c->op, variant); /* the parameters of the variant that will run */
     cJSON *g = cJSON_GetObjectItemCaseSensitive(params_json, c->group);
     if (!g) g = cJSON_AddObjectToObject(params_json, c->group);
-    double cur_ms = base_ms;
+    double cur_ms = variant_ms; /* the parameters must beat the chosen variant's own time */
     for (int i = 0; i < np; i++) {
         const mk_param_info *p = &params[i];
         if (strcmp(p->op, c->group) != 0 || !strcmp(p->name, "gemv_max_m")) continue; /* a threshold, not a size */
@@ -310,6 +374,7 @@ static int tune_group(mk_context *ctx, const tune_case *c, const mk_param_info *
         cJSON_AddNumberToObject(g, p->name, best);
     }
     printf("  %.3f ms -> %.3f ms (%.2fx)\n", base_ms, cur_ms, base_ms / cur_ms);
+    mk_set_kernel(ctx, c->op, NULL);
     free(ref), free(scratch), teardown(&w);
     return 1;
 }
@@ -318,11 +383,13 @@ int cmd_tune(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
         printf("usage: medkern tune --device D [--op GROUP] [--output FILE] [--dry-run]\n\n"
                "Searches the device's kernel parameters (see `medkern kernels --device D`)\n"
-               "on representative workloads, one parameter at a time, timing each candidate\n"
-               "with device events and rejecting any whose output differs from the starting\n"
-               "one. Writes the choices to the device's tuning file (or FILE), keeping the\n"
-               "groups it did not tune. GROUP: gemm, norm, elementwise, qgemm,\n"
-               "attention_decode. Exit 1 when a candidate changed the results (a kernel bug).\n");
+               "on representative workloads: first the fastest kernel variant of each\n"
+               "workload's op (written under \"variants\" when two or more can run), then\n"
+               "its parameters one at a time, timing each candidate with device events and\n"
+               "rejecting any whose output differs from the starting one. Writes the choices\n"
+               "to the device's tuning file (or FILE), keeping the groups it did not tune.\n"
+               "GROUP: gemm, norm, elementwise, qgemm, attention_decode. Exit 1 when a\n"
+               "candidate changed the results (a kernel bug).\n");
         return MK_EXIT_OK;
     }
     const char *device = NULL, *group = NULL, *output_file = NULL;
@@ -396,12 +463,17 @@ int cmd_tune(int argc, char **argv) {
         cJSON_DeleteItemFromObject(root, "params");
         pj = cJSON_AddObjectToObject(root, "params");
     }
+    cJSON *vj = cJSON_GetObjectItemCaseSensitive(root, "variants");
+    if (!cJSON_IsObject(vj)) {
+        cJSON_DeleteItemFromObject(root, "variants");
+        vj = cJSON_AddObjectToObject(root, "variants");
+    }
     int bugs = 0, ok = 1;
     printf("tuning %s (%s)\n", info.id, info.name);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         if (group && strcmp(group, cases[i].group)) continue;
         if (i == 0 || strcmp(cases[i - 1].group, cases[i].group)) cJSON_DeleteItemFromObject(pj, cases[i].group);
-        ok &= tune_group(ctx, &cases[i], params, np, pj, &bugs);
+        ok &= tune_group(ctx, &cases[i], params, np, pj, vj, &bugs);
     }
     int rc = ok && !bugs ? MK_EXIT_OK : MK_EXIT_FAIL;
     if (!dry && ok) {

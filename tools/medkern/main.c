@@ -14,7 +14,9 @@ static const struct {
     {"run-model", cmd_run_model, "run the reference decoder model on a device and print tokens/s"},
     {"compare", cmd_compare, "compare two Google Benchmark JSON files (Mann-Whitney U, geomean)"},
     {"calibrate", cmd_calibrate, "measure a device's copy bandwidth and GEMM rate (cached)"},
+    {"profile", cmd_profile, "profile a medical LLM's layers on a device (TTFT, TPOT, per-kernel roofline)"},
     {"tune", cmd_tune, "search a device's kernel parameters and write its tuning file"},
+    {"conform", cmd_conform, "every op and variant on a device against the reference (pass/fail, JSON)"},
 };
 
 static void usage(FILE *f) {
