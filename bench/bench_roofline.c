@@ -20,9 +20,10 @@
  * keep them in any --benchmark_filter). Bytes are the minimum the op moves, as in
  * bench_ops: GEMV codes, f16 scales, x and y; decode K and V of the context, q and out.
  * --shapes small: N = 512, K = 1024, ctx 512, a 64 MiB host array (smoke runs).
- * --cold rotates the /device inputs through sets larger than twice the LLC; without it
- * every iteration reads the same weight or cache (~33 MB each in the full set), which a
- * large last-level cache may hold.
+ * --cold rotates the /device inputs through as many sets as make up the host_read array
+ * (at least 4x the LLC, as STREAM asks), so that they come from memory as host_read's
+ * do; without it every iteration reads the same weight or cache (~33 MB each in the full
+ * set), which a large last-level cache may hold.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,8 +162,11 @@ static void bench_op(mkb_state *st, const void *arg) {
         return;
     mk_context *ctx = c->on_ref ? g_ref : mkb_context();
     double bytes = bytes_of(c);
-    int nsets = c->on_ref ? 1 : mkb_sets(st, bytes);
-    if (nsets > MAX_SETS) nsets = MAX_SETS;
+    int nsets = 1;
+    if (!c->on_ref && mkb_cold()) { /* the host_read array's size (and one more set) */
+        double n = (double)mkb_host_read_bytes(mkb_full()) / bytes + 1;
+        nsets = n > MAX_SETS ? MAX_SETS : (int)n;
+    }
     inputs *in = calloc((size_t)nsets, sizeof *in);
     if (!in) {
         mkb_fail(st, "out of host memory");
