@@ -165,9 +165,10 @@ static mk_status dim_is(const mk_tensor *t, const char *name, int d, int64_t wan
 /* 1 when the byte ranges of a and b overlap in the same buffer. */
 static int overlaps(const mk_tensor *a, const mk_tensor *b) {
     if (!a || !b || a->buf != b->buf) return 0;
-    size_t ea, eb;
-    tensor_extent(a, &ea);
-    tensor_extent(b, &eb);
+    /* both were validated before, so their extents exist; if one did not, say they
+       overlap (the caller then rejects the call rather than run on aliased memory) */
+    size_t ea = 0, eb = 0;
+    if (!tensor_extent(a, &ea) || !tensor_extent(b, &eb)) return 1;
     return a->offset < b->offset + eb && b->offset < a->offset + ea;
 }
 
