@@ -97,7 +97,7 @@ EOF
     # two at a time: the machine has few cores and each run is single-threaded
     run_one() {
         local t="$1" s=$SECONDS rc
-        OCL_ICD_VENDORS="$logs/no-icd" timeout 300 valgrind -q --error-exitcode=1 --leak-check=full \
+        MEDKERN_SOURCE_DIR="$root" OCL_ICD_VENDORS="$logs/no-icd" timeout 300 valgrind -q --error-exitcode=1 --leak-check=full \
             --errors-for-leak-kinds=definite,indirect --num-callers=30 \
             --suppressions="$logs/valgrind.supp" "$plain/tests/$t" >"$logs/valgrind-$t.log" 2>&1
         rc=$?
