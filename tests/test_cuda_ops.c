@@ -13,7 +13,16 @@
  *     F32 bit patterns (NaN payloads, subnormals, ties) into F16/BF16 caches, and FP8 /
  *     I8 encodings with the vector's amax pinned so that the scale is exactly 1;
  *  4. determinism (a second run gives the same bits), the variant that ran is a CUDA
- *     one, device info, buffers, events, and the qweight hooks round-trip exactly.
+ *     one, device info, buffers, events, and the qweight hooks round-trip exactly;
+ *  5. attention prefill (F16/BF16 with D 64/80/96/128/256, F32 and D 8/33/40/256:
+ *     varlen with empty sequences and Sq != Sk, causal, window, softcap, GQA, padded views, LSE incl. -inf rows, lse =
+ *     NULL gives the same bits) and decode over the paged cache (all five cache dtypes,
+ *     shuffled blocks, empty contexts, contexts long enough to split, G up to 16,
+ *     window, softcap, D 1..256) against the reference with DESIGN §4 tolerances.
+ *  5. qgemm (W4A16/W8A16: QW4 symmetric/asymmetric g32/64/128, QW8 per channel and per
+ *     group, F16/BF16, M 1..64 and 130/200, N odd, K not a multiple of 128, k_perm, bias,
+ *     strided x) against mkref_qgemm on the same dequantized weights; on CUDA the
+ *     variant is cuda.w4a16_mma for M <= 64 and cuda.dequant_cublas above.
  *
  * `--backend ref` runs the same checks on the reference backend (a dry run of the test
  * itself on a machine without a GPU).
@@ -516,6 +525,211 @@ static void test_kv(void) {
         }
 }
 
+/* ------------------------------------------------------------ attention prefill */
+
+typedef struct {
+    mk_dtype t;
+    int D, Hq, Hkv, B;
+    int sq[4], sk[4];
+    int causal, window;
+    float softcap, scale;
+    int pad; /* q, k, v as views with rows of H*D + pad elements (0: contiguous) */
+} prefill_case;
+
+/* First F16/BF16 with D in {64, 80, 96, 128, 256} (cuda.fa2_mma on sm_80+), then F32
+   and other head dims (cuda.tiled). Varlen batches with an empty sequence, Sq > Sk (rows
+   that see no key), Sq < Sk, ragged tile tails (33, 65, 130 rows), GQA 1..8, windows,
+   softcap, an explicit scale, padded views (pad 8: 16-byte loads; pad 3/5: element
+   loads). */
+static const prefill_case prefill_cases[] = {
+    {MK_F16, 64, 8, 2, 4, {7, 1, 0, 33}, {7, 33, 5, 20}, 1, -1, 0.0f, 0.0f, 0},
+    {MK_BF16, 80, 4, 4, 2, {33, 70}, {100, 70}, 0, -1, 20.0f, 0.0f, 8},
+    {MK_F16, 96, 6, 3, 1, {130}, {200}, 1, 16, 0.0f, 0.0f, 3},
+    {MK_BF16, 128, 4, 1, 3, {65, 0, 5}, {65, 3, 1}, 1, -1, 0.0f, 0.15f, 0},
+    {MK_F16, 256, 2, 1, 2, {100, 1}, {100, 1}, 1, 40, 0.0f, 0.0f, 8},
+    {MK_BF16, 64, 8, 1, 2, {1, 150}, {1, 190}, 0, 0, 30.0f, 0.0f, 0},
+    {MK_F16, 128, 2, 2, 1, {1}, {1}, 0, -1, 0.0f, 0.0f, 0},
+    /* cuda.tiled: F32, and head dims the mma kernel does not take */
+    {MK_F32, 64, 8, 2, 3, {7, 0, 40}, {7, 9, 60}, 1, -1, 0.0f, 0.0f, 0},
+    {MK_F32, 256, 2, 1, 2, {33, 7}, {65, 7}, 0, 16, 0.0f, 0.0f, 5},
+    {MK_F16, 40, 4, 2, 2, {3, 70}, {9, 70}, 1, 20, 10.0f, 0.0f, 0},
+    {MK_BF16, 8, 8, 8, 1, {50}, {50}, 0, 2, 0.0f, 0.0f, 3},
+    {MK_F32, 33, 3, 1, 1, {100}, {130}, 1, -1, 0.0f, 0.0f, 0},
+};
+
+static void check_prefill(const prefill_case *c) {
+    const int D = c->D, Hq = c->Hq, Hkv = c->Hkv, B = c->B;
+    int32_t cu_q[5] = {0}, cu_k[5] = {0};
+    for (int b = 0; b < B; b++) cu_q[b + 1] = cu_q[b] + c->sq[b], cu_k[b + 1] = cu_k[b] + c->sk[b];
+    const int64_t T = cu_q[B], Tk = cu_k[B];
+    const size_t nq = (size_t)T * Hq * D, nk = (size_t)Tk * Hkv * D, nl = (size_t)T * Hq;
+    float *q = mkt_random(c->t, nq, 1.0f, 8.0f), *k = mkt_random(c->t, nk, 1.0f, 8.0f);
+    float *v = mkt_random(c->t, nk, 1.0f, 4.0f);
+    const mk_attn_params p = {c->scale, c->causal, c->window, c->softcap};
+    float *ref = floats(nq), *ref_lse = floats(nl);
+    mkref_attention_prefill(q, k, v, cu_q, cu_k, B, Hq, Hkv, D, &p, ref, ref_lse);
+
+    char what[240];
+    snprintf(what, sizeof what,
+             "prefill %s D=%d Hq=%d Hkv=%d causal=%d window=%d softcap=%g scale=%g pad=%d lens q/k "
+             "%d/%d %d/%d %d/%d %d/%d", mk_dtype_name(c->t), D, Hq, Hkv, c->causal, c->window,
+             (double)c->softcap, (double)c->scale, c->pad, c->sq[0], c->sk[0], c->sq[1], c->sk[1],
+             c->sq[2], c->sk[2], c->sq[3], c->sk[3]);
+    const int64_t qs[3] = {T, Hq, D}, qst[3] = {(int64_t)Hq * D + c->pad, D, 1};
+    const int64_t ks[3] = {Tk, Hkv, D}, kst[3] = {(int64_t)Hkv * D + c->pad, D, 1};
+    const int64_t bs[1] = {B + 1}, ls[2] = {T, Hq};
+    mk_tensor tq = upload_view(c->t, 3, qs, qst, q), tk = upload_view(c->t, 3, ks, kst, k);
+    mk_tensor tv = upload_view(c->t, 3, ks, kst, v);
+    mk_tensor tcq = mkt_upload_i32(ctx, 1, bs, cu_q), tck = mkt_upload_i32(ctx, 1, bs, cu_k);
+
+    float *out = floats(nq), *lse = floats(nl), *out2 = floats(nq), *lse2 = floats(nl);
+    for (int run = 0; run < 2; run++) {
+        mk_tensor to = mkt_output(ctx, c->t, 3, qs), tl = mkt_output(ctx, MK_F32, 2, ls); /* poisoned */
+        MKT_OK(mk_attention_prefill(ctx, &tq, &tk, &tv, &tcq, &tck, &p, &to, &tl));
+        check_variant(MK_OP_ATTENTION_PREFILL, what);
+        download_view(&to, run ? out2 : out, what);
+        download_view(&tl, run ? lse2 : lse, what);
+        mkt_free(&to), mkt_free(&tl);
+    }
+    mkt_compare(what, out, ref, nq, mkt_tol(c->t), 0);
+    char wl[260];
+    snprintf(wl, sizeof wl, "%s (lse)", what);
+    mkt_compare(wl, lse, ref_lse, nl, mkt_tol(MK_F32), 0);
+    same_bits(out, out2, nq, what);
+    same_bits(lse, lse2, nl, wl);
+    int bad = 0; /* rows that see no key: exactly +0 and -inf */
+    for (size_t i = 0; i < nl; i++)
+        if (ref_lse[i] == -INFINITY) {
+            bad += lse[i] != -INFINITY;
+            for (int d = 0; d < D; d++) bad += out[i * D + d] != 0.0f || signbit(out[i * D + d]);
+        }
+    MKT_CHECK(bad == 0, "%s: %d values of rows that see no key are not 0 / -inf", what, bad);
+
+    /* without lse: the same output bits */
+    mk_tensor to = mkt_output(ctx, c->t, 3, qs);
+    MKT_OK(mk_attention_prefill(ctx, &tq, &tk, &tv, &tcq, &tck, &p, &to, NULL));
+    download_view(&to, out2, what);
+    MKT_CHECK(memcmp(out, out2, nq * sizeof(float)) == 0, "%s: output differs with lse = NULL", what);
+    mkt_free(&to);
+
+    mkt_free(&tq), mkt_free(&tk), mkt_free(&tv), mkt_free(&tcq), mkt_free(&tck);
+    free(q), free(k), free(v), free(ref), free(ref_lse), free(out), free(lse), free(out2), free(lse2);
+}
+
+static void test_attention_prefill(void) {
+    for (size_t i = 0; i < sizeof prefill_cases / sizeof prefill_cases[0]; i++) check_prefill(&prefill_cases[i]);
+}
+
+/* ------------------------------------------------------------ attention decode */
+
+typedef struct {
+    mk_dtype cache, qt;
+    int D, Hq, Hkv, bs, B;
+    int lens[4];
+    int window;
+    float softcap;
+    int q_pad; /* q as a view with rows of Hq*D + q_pad elements (0: contiguous) */
+} decode_case;
+
+/* Long contexts make the planner split (merge kernel); a spare block-table column,
+   shuffled physical blocks, empty contexts, G = 1..16 query heads per kv head (two head
+   groups at G = 16), D not a power of two, windows and softcap. */
+static const decode_case decode_cases[] = {
+    {MK_F16, MK_F16, 128, 32, 8, 16, 3, {0, 1, 1500}, -1, 0.0f, 0},
+    {MK_BF16, MK_BF16, 64, 8, 8, 32, 2, {37, 290}, -1, 30.0f, 0},
+    {MK_F32, MK_F32, 80, 12, 2, 16, 2, {700, 5}, 100, 0.0f, 40},
+    {MK_I8, MK_F16, 256, 16, 1, 16, 1, {1000}, -1, 0.0f, 0},
+    {MK_FP8_E4M3, MK_BF16, 96, 4, 4, 1, 4, {3, 400, 0, 65}, 63, 0.0f, 8},
+    {MK_F16, MK_F32, 40, 4, 2, 8, 2, {2100, 9}, -1, 5.0f, 0},
+    {MK_I8, MK_F32, 33, 6, 3, 7, 3, {130, 1, 64}, 0, 0.0f, 0},
+    {MK_FP8_E4M3, MK_F16, 1, 2, 1, 4, 1, {10}, -1, 0.0f, 0},
+};
+
+static void check_decode(const decode_case *c) {
+    const int D = c->D, Hq = c->Hq, Hkv = c->Hkv, bs = c->bs, B = c->B;
+    mkref_rng r;
+    mkt_rng(&r, ++salt_counter);
+    int max_blocks = 0, total = 0, T = 0;
+    for (int b = 0; b < B; b++) {
+        const int nb = (c->lens[b] + bs - 1) / bs;
+        if (nb > max_blocks) max_blocks = nb;
+        total += nb, T += c->lens[b];
+    }
+    max_blocks += 1; /* the table is wider than any context */
+    const int num_blocks = total + 2;
+    int32_t *perm = mkt_alloc((size_t)num_blocks * sizeof(int32_t));
+    int32_t *bt = mkt_alloc((size_t)B * (size_t)max_blocks * sizeof(int32_t));
+    for (int i = 0; i < num_blocks; i++) perm[i] = i;
+    for (int i = num_blocks - 1; i > 0; i--) {
+        const int j = (int)mkref_rng_range(&r, 0, i), t = perm[i];
+        perm[i] = perm[j], perm[j] = t;
+    }
+    int used = 0;
+    for (int b = 0; b < B; b++)
+        for (int j = 0; j < max_blocks; j++)
+            bt[b * max_blocks + j] = j < (c->lens[b] + bs - 1) / bs ? perm[used++] : perm[num_blocks - 1];
+
+    /* every visible token written once (plus two padding tokens), on both caches */
+    kv_pair kv = kv_new(c->cache, num_blocks, bs, Hkv, D);
+    /* a new cache is zero-filled (the spare blocks stay so) */
+    memset(kv.host.k, 0, (size_t)num_blocks * kv.block_bytes);
+    memset(kv.host.v, 0, (size_t)num_blocks * kv.block_bytes);
+    if (kv_quantized(c->cache)) {
+        memset(kv.host.k_scale, 0, (size_t)num_blocks * kv.block_scales * sizeof(float));
+        memset(kv.host.v_scale, 0, (size_t)num_blocks * kv.block_scales * sizeof(float));
+    }
+    const int Ta = T + 2;
+    int32_t *slots = mkt_alloc((size_t)Ta * sizeof(int32_t));
+    int t = 0;
+    for (int b = 0; b < B; b++)
+        for (int i = 0; i < c->lens[b]; i++) slots[t++] = bt[b * max_blocks + i / bs] * bs + i % bs;
+    slots[t++] = -1, slots[t++] = -1;
+    float *k = mkt_random(c->qt, (size_t)Ta * Hkv * D, 1.0f, 8.0f);
+    float *v = mkt_random(c->qt, (size_t)Ta * Hkv * D, 1.0f, 4.0f);
+    kv_append_both(&kv, c->qt, k, v, slots, Ta, 0);
+
+    char what[200];
+    snprintf(what, sizeof what,
+             "decode cache=%s q=%s D=%d Hq=%d Hkv=%d bs=%d window=%d softcap=%g lens %d %d %d %d",
+             mk_dtype_name(c->cache), mk_dtype_name(c->qt), D, Hq, Hkv, bs, c->window, (double)c->softcap,
+             c->lens[0], B > 1 ? c->lens[1] : -1, B > 2 ? c->lens[2] : -1, B > 3 ? c->lens[3] : -1);
+    kv_compare(&kv, what); /* the reference reads the very cache the device holds */
+
+    const size_t nq = (size_t)B * Hq * D;
+    float *q = mkt_random(c->qt, nq, 1.0f, 8.0f), *ref = floats(nq), *out = floats(nq), *again = floats(nq);
+    const mk_attn_params p = {0.0f, 0, c->window, c->softcap};
+    mkref_attention_decode(q, &kv.host, bt, max_blocks, c->lens, B, Hq, &p, ref);
+
+    const int64_t qs[3] = {B, Hq, D}, qst[3] = {(int64_t)Hq * D + c->q_pad, D, 1};
+    const int64_t bts[2] = {B, max_blocks}, bsz[1] = {B};
+    mk_tensor tq = upload_view(c->qt, 3, qs, qst, q);
+    mk_tensor tbt = mkt_upload_i32(ctx, 2, bts, bt), tcl = mkt_upload_i32(ctx, 1, bsz, c->lens);
+    for (int run = 0; run < 2; run++) {
+        mk_tensor to = mkt_output(ctx, c->qt, 3, qs); /* poisoned */
+        MKT_OK(mk_attention_decode(ctx, &tq, kv.dev, &tbt, &tcl, &p, &to));
+        check_variant(MK_OP_ATTENTION_DECODE, what);
+        download_view(&to, run ? again : out, what);
+        mkt_free(&to);
+    }
+    /* quantized caches: the reference reads the same codes; f32 dequantization order */
+    const double tol = kv_quantized(c->cache) ? fmax(1e-3, mkt_tol(c->qt)) : mkt_tol(c->qt);
+    mkt_compare(what, out, ref, nq, tol, 0);
+    same_bits(out, again, nq, what);
+    int bad = 0;
+    for (int b = 0; b < B; b++)
+        if (c->lens[b] == 0)
+            for (size_t i = 0; i < (size_t)Hq * D; i++) bad += out[(size_t)b * Hq * D + i] != 0.0f;
+    MKT_CHECK(bad == 0, "%s: %d outputs of empty contexts are not 0", what, bad);
+
+    mkt_free(&tq), mkt_free(&tbt), mkt_free(&tcl);
+    kv_free(&kv);
+    free(perm), free(bt), free(slots), free(k), free(v), free(q), free(ref), free(out), free(again);
+}
+
+static void test_attention_decode(void) {
+    for (size_t i = 0; i < sizeof decode_cases / sizeof decode_cases[0]; i++) check_decode(&decode_cases[i]);
+}
+
 /* ------------------------------------------------------------ conversions via kv_append */
 
 /* Appends raw f32/f16/bf16 bit patterns (T tokens of H x D) into a fresh cache of ct and
@@ -715,6 +929,91 @@ static void test_qweights(void) {
     }
 }
 
+/* ------------------------------------------------------------ qgemm */
+
+/* y = x . W^T (+ bias) for W4A16/W8A16 weights quantized from random floats, x F16 or
+   BF16 (every other case a strided view), M up to 64 (the small-M tensor-core path),
+   N odd, K not a multiple of 128, with and without k_perm and zero points: against
+   mkref_qgemm on the same dequantized weights, rounded to the output dtype. */
+typedef struct {
+    mk_qformat fmt;
+    int64_t n, k;
+    int group, asym, perm, bias;
+} qgemm_case;
+
+static void check_qgemm(const qgemm_case *c, mk_dtype t, int64_t M, int x_pad) {
+    mk_qweight_desc d = {c->fmt, c->n, c->k, c->group, c->asym};
+    mk_qweight_data data;
+    MKT_OK(mk_qweight_data_alloc(&d, c->asym, c->perm, &data));
+    if (!data.q) return;
+    mkref_rng r;
+    mkt_rng(&r, ++salt_counter);
+    const int64_t N = c->n, K = c->k;
+    float *w = floats((size_t)(N * K));
+    mkt_fill_normal(&r, w, (size_t)(N * K), (float)(1.0 / sqrt((double)K)), 4.0f);
+    if (c->asym) /* shifted rows so zero points spread over 0..15 */
+        for (int64_t i = 0; i < N * K; i++) w[i] += (float)(0.5 / sqrt((double)K)) * (float)(i % 5 - 2);
+    mkref_qweight_quantize(&d, w, &data);
+    if (c->perm) {
+        for (int64_t j = 0; j < K; j++) data.k_perm[j] = (int32_t)j;
+        for (int64_t j = K - 1; j > 0; j--) {
+            int64_t i = mkref_rng_range(&r, 0, j);
+            int32_t tmp = data.k_perm[j];
+            data.k_perm[j] = data.k_perm[i], data.k_perm[i] = tmp;
+        }
+    }
+    float *x = mkt_random(t, (size_t)(M * K), 1.0f, 8.0f);
+    float *b = mkt_random(t, (size_t)N, 0.5f, 1.0f);
+    float *ref = floats((size_t)(M * N)), *out = floats((size_t)(M * N)), *again = floats((size_t)(M * N));
+    mkref_qgemm(&d, &data, x, M, c->bias ? b : NULL, ref);
+    mkt_round(t, ref, (size_t)(M * N));
+
+    char what[200];
+    snprintf(what, sizeof what, "qgemm %s g%d%s%s%s N=%lld K=%lld M=%lld x=%s%s",
+             c->fmt == MK_QW4 ? "QW4" : "QW8", c->group, c->asym ? " asym" : "", c->perm ? " perm" : "",
+             c->bias ? " bias" : "", (long long)N, (long long)K, (long long)M, mk_dtype_name(t),
+             x_pad ? " strided" : "");
+    mk_qweight *qw = NULL;
+    MKT_OK(mk_qweight_create(ctx, &d, &data, &qw));
+    if (qw) {
+        const int64_t xs[2] = {M, K}, xst[2] = {K + x_pad, 1}, ys[2] = {M, N}, bs[1] = {N};
+        mk_tensor xt = upload_view(t, 2, xs, xst, x), bt = mkt_upload(ctx, t, 1, bs, b);
+        mk_tensor yt = mkt_output(ctx, t, 2, ys), y2 = mkt_output(ctx, t, 2, ys);
+        MKT_OK(mk_qgemm(ctx, &xt, qw, c->bias ? &bt : NULL, &yt));
+        check_variant(MK_OP_QGEMM, what);
+        if (strcmp(backend, "cuda") == 0) { /* the dispatcher: tensor cores for M <= 64 */
+            const char *k = mk_last_kernel(ctx, MK_OP_QGEMM), *want = M <= 64 ? "cuda.w4a16_mma" : "cuda.dequant_cublas";
+            MKT_CHECK(k && strcmp(k, want) == 0, "%s: ran %s, want %s", what, k ? k : "(none)", want);
+        }
+        download_view(&yt, out, what);
+        mkt_compare(what, out, ref, (size_t)(M * N), t == MK_F16 ? 1e-3 : mkt_tol(t), 0);
+        MKT_OK(mk_qgemm(ctx, &xt, qw, c->bias ? &bt : NULL, &y2));
+        download_view(&y2, again, what);
+        same_bits(out, again, (size_t)(M * N), what);
+        mkt_free(&xt), mkt_free(&bt), mkt_free(&yt), mkt_free(&y2);
+    }
+    mk_qweight_destroy(qw);
+    mk_qweight_data_free(&data);
+    free(w), free(x), free(b), free(ref), free(out), free(again);
+}
+
+static void test_qgemm(void) {
+    static const qgemm_case cases[] = {
+        {MK_QW4, 33, 96, 32, 0, 1, 0},   {MK_QW4, 4097, 192, 64, 1, 1, 1}, {MK_QW4, 17, 384, 128, 0, 0, 1},
+        {MK_QW4, 1, 256, 128, 1, 0, 0},  {MK_QW4, 40, 64, 32, 1, 1, 1},    {MK_QW8, 33, 100, 0, 0, 1, 1},
+        {MK_QW8, 40, 96, 32, 0, 0, 0},   {MK_QW8, 9, 256, 128, 0, 1, 1}};
+    static const int64_t Ms[] = {1, 7, 33, 64};
+    int step = 0;
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++)
+        for (int ti = 1; ti < 3; ti++)
+            for (size_t mi = 0; mi < sizeof Ms / sizeof Ms[0]; mi++, step++)
+                check_qgemm(&cases[ci], float_types[ti], Ms[mi], Ms[mi] > 1 && step % 2 ? 3 : 0);
+    /* large M: the dequantize + cuBLAS path on CUDA */
+    check_qgemm(&cases[1], MK_F16, 130, 3);
+    check_qgemm(&cases[5], MK_BF16, 130, 0);
+    check_qgemm(&cases[0], MK_BF16, 200, 0);
+}
+
 /* ------------------------------------------------------------ main */
 
 int main(int argc, char **argv) {
@@ -738,8 +1037,11 @@ int main(int argc, char **argv) {
         test_rope();
         test_gemm();
         test_kv();
+        test_attention_prefill();
+        test_attention_decode();
         test_conversions();
         test_qweights();
+        test_qgemm();
         printf("[test_cuda_ops] device %s: %d failures\n", ids[d], mkt_failures - before);
         mk_context_destroy(ctx);
         ctx = NULL;

@@ -93,6 +93,84 @@ cudaError_t mkc_kv_copy_blocks(const int32_t *pairs, int64_t n, const mkc_kv_poo
 cudaError_t mkc_gemm_bias_fill(size_t elem_bytes, const void *bias, void *y, int64_t M, int64_t N,
                                cudaStream_t stream);
 
+/* ---- attention_decode.cu: split-KV decode over the paged pool + merge.
+   q [batch][num_q_heads][D] (strides q_s0, q_s1) and out [batch][num_q_heads][D]
+   (contiguous) of q_dtype (F32/F16/BF16); block_table [batch][max_blocks]; context_lens
+   [batch]. Split s of a sequence covers visible keys [lo + s*chunk, lo + (s+1)*chunk).
+   With splits > 1, partial holds [batch][num_q_heads][splits][D] f32 outputs and, from
+   element ml_offset on, [batch][num_q_heads][splits][2] (m, l); a merge kernel writes out.
+   batch <= 65535, splits <= 65535. */
+typedef struct {
+    mk_dtype q_dtype;
+    const void *q;
+    int64_t q_s0, q_s1;
+    mkc_kv_pool pool;
+    const int32_t *block_table;
+    int max_blocks;
+    const int32_t *context_lens;
+    void *out;
+    int batch, num_q_heads;
+    float scale, softcap; /* softcap <= 0: none */
+    int window_left;      /* < 0: none */
+    int splits, chunk;
+    float *partial;
+    int64_t ml_offset;
+} mkc_decode_args;
+
+cudaError_t mkc_attention_decode(const mkc_decode_args *a, cudaStream_t stream);
+
+/* ---- attention_prefill.cu: flash attention on tensor cores (mma.sync m16n8k16, sm_80+).
+   q [total_q][num_q_heads][D], k, v [total_k][num_kv_heads][D] (strides s0, s1; last dim
+   1) of dtype F16 or BF16; out [total_q][num_q_heads][D] contiguous, same dtype; lse
+   [total_q][num_q_heads] f32 or NULL; cu_q, cu_k [batch + 1]. *_vec: the tensor's base
+   is 16-byte aligned and s0, s1 are multiples of 8 (16-byte tile loads). D in {64, 80,
+   96, 128, 256}; num_q_heads <= 65535. mkc_fa2_mma_smem(D): the dynamic shared memory
+   per block (bytes; 0 for other D), above 48 KB needs the device's opt-in limit. */
+typedef struct {
+    mk_dtype dtype;
+    const void *q, *k, *v;
+    int64_t q_s0, q_s1, k_s0, k_s1, v_s0, v_s1;
+    int q_vec, k_vec, v_vec;
+    const int32_t *cu_q, *cu_k;
+    int batch, total_q, total_k;
+    int num_q_heads, num_kv_heads, head_dim;
+    void *out;
+    float *lse;
+    float scale, softcap; /* softcap <= 0: none */
+    int causal;           /* bottom-right aligned */
+    int window_left;      /* < 0: none */
+} mkc_prefill_args;
+
+size_t mkc_fa2_mma_smem(int head_dim);
+cudaError_t mkc_attention_prefill_fa2(const mkc_prefill_args *a, cudaStream_t stream);
+
+/* ---- attention_prefill_tiled.cu: the same op without tensor cores (f32 SIMT, static
+   shared memory <= 34 KB): dtype F32/F16/BF16, any D in 1..256, any strides; the *_vec
+   flags are not used. */
+cudaError_t mkc_attention_prefill_tiled(const mkc_prefill_args *a, cudaStream_t stream);
+
+/* ---- qgemm_w4a16.cu: y [M][N] (contiguous) = x [M][K] . W^T (+ bias [N]) on tensor cores
+   (sm_80+), x/y/bias F16 or BF16 (t), x with row stride x_rs. The weight in the packed
+   layout of runtime/backends/cuda/cuda_qpack.c: QW4 (w4 = 1) or QW8 (w4 = 0) codes, f16
+   scales, QW4 zero points or NULL (zero 8), k_perm or NULL. f32 accumulation. */
+typedef struct {
+    int w4;
+    int64_t n, k;
+    int64_t n_tiles, k_tiles;   /* 16-row tiles; K tiles of 64 (w4) or 32 codes */
+    int64_t group_len;          /* K per scale group (k for per-channel scales) */
+    int64_t groups_p;           /* scale groups per row of the padded K         */
+    const void *q;              /* [n_tiles][k_tiles][32][16 bytes]             */
+    const void *scales;         /* f16 [n_tiles][groups_p][16]                  */
+    const uint8_t *zeros;       /* [n_tiles][groups_p][16] or NULL              */
+    const int32_t *k_perm;      /* [k] or NULL                                  */
+} mkc_qgemm_weight;
+
+cudaError_t mkc_qgemm_w16(mk_dtype t, const mkc_qgemm_weight *w, const void *x, int64_t x_rs,
+                          const void *bias, void *y, int64_t M, cudaStream_t stream);
+/* ---- qgemm_dequant.cu: out [n][k] (contiguous, F16/BF16 t) = the weight dequantized,
+   out[n][k_perm[k]] = round_t(scale * (q - zero)), so that y = x . out^T. */
+cudaError_t mkc_qgemm_dequant(mk_dtype t, const mkc_qgemm_weight *w, void *out, cudaStream_t stream);
+
 #ifdef __cplusplus
 }
 #endif

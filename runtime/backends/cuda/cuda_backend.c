@@ -198,6 +198,7 @@ static void destroy_ctx(cuda_ctx *c) {
     if (c->blas) cublasDestroy(c->blas);
     cuda_free(c->workspace);
     cuda_rope_tables_free(c);
+    cuda_attention_scratch_free(c);
     if (c->stream) cudaStreamDestroy(c->stream);
     (void)cudaGetLastError();
     pthread_mutex_destroy(&c->lock);
@@ -373,12 +374,10 @@ static mk_status cu_event_elapsed_ms(mk_context *ctx, void *start, void *end, fl
 
 /* ------------------------------------------------------------------ quantized weights */
 
-/* For now the canonical arrays are kept in device memory as they are; the quantized
-   GEMM's packing (pre-shuffled tiles) replaces this when its kernels arrive. */
-typedef struct {
-    void *q, *scales, *zeros, *k_perm;
-} cuda_qweight;
-
+/* The weight lives on the device in the pre-shuffled tensor-core layout of cuda_qpack.c
+   (codes, scales and zero points per 16-row tile); k_perm is kept as it is (the kernels
+   gather x through it). Packing and unpacking run on the host, so mk_qweight_read gives
+   back exactly the canonical bits that were packed. */
 static void qweight_free(const mk_qweight *qw, cuda_qweight *w) {
     if (!w) return;
     (void)cudaSetDevice(cuda_of(qw->ctx)->dev->ordinal); /* even when that fails: the count must drop */
@@ -401,16 +400,32 @@ static mk_status upload(mk_context *ctx, void **dst, const void *src, size_t byt
 static mk_status cu_qweight_create(mk_context *ctx, mk_qweight *qw, const mk_qweight_data *data) {
     mk_status s = cuda_enter(ctx);
     if (s != MK_OK) return s;
+    const mk_qweight_desc *d = &qw->desc;
     cuda_qweight *w = mk__calloc(1, sizeof *w);
     if (!w) return mk__fail(MK_ERR_OUT_OF_MEMORY, "out of host memory for the weight");
-    const mk_qweight_desc *d = &qw->desc;
-    if ((s = upload(ctx, &w->q, data->q, mkref_qweight_q_bytes(d), "uploading the weight codes")) == MK_OK &&
-        (s = upload(ctx, &w->scales, data->scales, mkref_qweight_scale_bytes(d), "uploading the weight scales")) == MK_OK &&
-        (!qw->has_zeros ||
-         (s = upload(ctx, &w->zeros, data->zeros, mkref_qweight_zero_bytes(d), "uploading the zero points")) == MK_OK) &&
-        (!qw->has_perm ||
-         (s = upload(ctx, &w->k_perm, data->k_perm, (size_t)d->k * sizeof(int32_t), "uploading k_perm")) == MK_OK))
-        s = sync_stream(ctx, "uploading the weight"); /* the host arrays may be freed next */
+    if (!cuda_qpack_plan(d, &w->layout)) {
+        mk__free(w);
+        return mk__fail(MK_ERR_UNSUPPORTED, "cuda: desc (format %d, n %lld, k %lld, group_size %d) has no packed layout",
+                        (int)d->format, (long long)d->n, (long long)d->k, d->group_size);
+    }
+    const cuda_qpack_layout *L = &w->layout;
+    uint8_t *hq = mk__malloc(L->q_bytes), *hz = L->zero_bytes ? mk__malloc(L->zero_bytes) : NULL;
+    void *hs = mk__malloc(L->scale_bytes);
+    if (!hq || !hs || (L->zero_bytes && !hz)) {
+        s = mk__fail(MK_ERR_OUT_OF_MEMORY, "out of host memory packing the weight");
+    } else {
+        cuda_qpack_pack(d, L, data, hq, hs, hz);
+        if ((s = upload(ctx, &w->q, hq, L->q_bytes, "uploading the packed weight codes")) == MK_OK &&
+            (s = upload(ctx, &w->scales, hs, L->scale_bytes, "uploading the packed weight scales")) == MK_OK &&
+            (!L->zero_bytes ||
+             (s = upload(ctx, &w->zeros, hz, L->zero_bytes, "uploading the packed zero points")) == MK_OK) &&
+            (!qw->has_perm ||
+             (s = upload(ctx, &w->k_perm, data->k_perm, (size_t)d->k * sizeof(int32_t), "uploading k_perm")) == MK_OK))
+            s = sync_stream(ctx, "uploading the weight"); /* the staging arrays are freed next */
+    }
+    mk__free(hq);
+    mk__free(hs);
+    mk__free(hz);
     if (s != MK_OK) {
         qweight_free(qw, w);
         return s;
@@ -430,16 +445,26 @@ static mk_status download(mk_context *ctx, void *dst, const void *src, size_t by
 static mk_status cu_qweight_read(const mk_qweight *qw, mk_qweight_data *out) {
     mk_context *ctx = qw->ctx;
     const cuda_qweight *w = qw->impl;
+    const cuda_qpack_layout *L = &w->layout;
     const mk_qweight_desc *d = &qw->desc;
     mk_status s = cuda_enter(ctx);
     if (s != MK_OK) return s;
-    if ((s = download(ctx, out->q, w->q, mkref_qweight_q_bytes(d), "reading the weight codes")) == MK_OK &&
-        (s = download(ctx, out->scales, w->scales, mkref_qweight_scale_bytes(d), "reading the weight scales")) == MK_OK &&
-        (!qw->has_zeros || !out->zeros ||
-         (s = download(ctx, out->zeros, w->zeros, mkref_qweight_zero_bytes(d), "reading the zero points")) == MK_OK) &&
-        (!qw->has_perm || !out->k_perm ||
-         (s = download(ctx, out->k_perm, w->k_perm, (size_t)d->k * sizeof(int32_t), "reading k_perm")) == MK_OK))
-        s = sync_stream(ctx, "reading the weight");
+    uint8_t *hq = mk__malloc(L->q_bytes), *hz = L->zero_bytes ? mk__malloc(L->zero_bytes) : NULL;
+    void *hs = mk__malloc(L->scale_bytes);
+    if (!hq || !hs || (L->zero_bytes && !hz)) {
+        s = mk__fail(MK_ERR_OUT_OF_MEMORY, "out of host memory unpacking the weight");
+    } else if ((s = download(ctx, hq, w->q, L->q_bytes, "reading the packed weight codes")) == MK_OK &&
+               (s = download(ctx, hs, w->scales, L->scale_bytes, "reading the packed weight scales")) == MK_OK &&
+               (!L->zero_bytes ||
+                (s = download(ctx, hz, w->zeros, L->zero_bytes, "reading the packed zero points")) == MK_OK) &&
+               (!qw->has_perm || !out->k_perm ||
+                (s = download(ctx, out->k_perm, w->k_perm, (size_t)d->k * sizeof(int32_t), "reading k_perm")) == MK_OK) &&
+               (s = sync_stream(ctx, "reading the weight")) == MK_OK) {
+        cuda_qpack_unpack(d, L, hq, hs, qw->has_zeros ? hz : NULL, out);
+    }
+    mk__free(hq);
+    mk__free(hs);
+    mk__free(hz);
     return s;
 }
 
@@ -462,6 +487,8 @@ static void build_kernel_list(void) {
     collect(cuda_rope_kernels);
     collect(cuda_kv_kernels);
     collect(cuda_gemm_kernels);
+    collect(cuda_qgemm_kernels);
+    collect(cuda_attention_kernels);
 }
 
 static const mk_kernel *const *cu_kernels(int *count) {

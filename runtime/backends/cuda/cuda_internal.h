@@ -7,6 +7,8 @@
  *                       every cuda_*.c file
  *   cuda_<family>.c     the kernel variants of one op family (mk_kernel entries) and their
  *                       host-side preparation (cuda_rope.c: the inv_freq tables)
+ *   cuda_qpack.c        the qgemm weight layout (plain C, tested on the CPU by
+ *                       tests/test_cuda_qpack.c), used by the qweight hooks
  *   kernels/cuda        device code (.cu files), reached through the extern "C" launchers of
  *                       kernels/cuda/mk_cuda_kernels.h
  *
@@ -28,6 +30,7 @@
 #include "internal.h"
 /* The launchers' header lives with the device code (kernels/cuda). */
 #include "mk_cuda_kernels.h"
+#include "cuda_qpack.h"
 
 /* Per-device facts read once at enumeration (cudaGetDeviceProperties). */
 typedef struct {
@@ -55,9 +58,11 @@ typedef struct {
     void *workspace;              /* cuBLAS(Lt) workspace, owned by the context          */
     size_t workspace_bytes;
     cudaError_t image;            /* mkc_kernel_image_check() on this device             */
-    pthread_mutex_t lock;         /* guards rope_tables                                  */
+    pthread_mutex_t lock;         /* guards rope_tables and attn_scratch                 */
     cuda_rope_table *rope_tables; /* inv_freq tables uploaded per rope parameters         */
     int rope_table_count;
+    float *attn_scratch;          /* split-KV partials (cuda_attention.c; lock guards) */
+    size_t attn_scratch_bytes;
 } cuda_ctx;
 
 static inline cuda_ctx *cuda_of(const mk_context *ctx) { return (cuda_ctx *)ctx->impl; }
@@ -89,6 +94,13 @@ mk_status cuda_launched(cudaError_t err, const char *kernel);
 /* Makes ctx's device current on this thread. */
 mk_status cuda_enter(const mk_context *ctx);
 
+/* A quantized weight on the device (mk_qweight.impl): the packed arrays of cuda_qpack.c
+   (zeros NULL without zero points) and k_perm as it is (NULL without one). */
+typedef struct {
+    cuda_qpack_layout layout;
+    void *q, *scales, *zeros, *k_perm;
+} cuda_qweight;
+
 /* For supports(): 1 when this build has device code for ctx's GPU, else 0 with the reason
    (MEDKERN_CUDA_ARCHS left the GPU's architecture out). */
 int cuda_kernels_available(const mk_context *ctx, char *why, size_t n);
@@ -106,5 +118,9 @@ const mk_kernel *const *cuda_norm_kernels(int *count);        /* rmsnorm, layern
 const mk_kernel *const *cuda_rope_kernels(int *count);        /* rope                      */
 const mk_kernel *const *cuda_kv_kernels(int *count);          /* kv_append, kv_copy_blocks */
 const mk_kernel *const *cuda_gemm_kernels(int *count);        /* gemm (cuBLAS)             */
+const mk_kernel *const *cuda_qgemm_kernels(int *count);       /* qgemm (cuda_qgemm.c)      */
+const mk_kernel *const *cuda_attention_kernels(int *count);   /* attention prefill, decode */
+/* Frees the attention scratch (context teardown, after the stream is drained). */
+void cuda_attention_scratch_free(cuda_ctx *c);
 
 #endif

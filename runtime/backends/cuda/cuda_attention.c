@@ -1,0 +1,255 @@
+/*
+ * CUDA attention variants:
+ *   cuda.fa2_mma  prefill: flash attention 2 on tensor cores, mma.sync m16n8k16 with
+ *                 ldmatrix fragments (kernels/cuda/attention_prefill.cu); sm_80+, F16 and
+ *                 BF16, D in {64, 80, 96, 128, 256}. No sm_90a wgmma + TMA path yet
+ *                 (issue #4): sm_90 runs the mma.sync kernel.
+ *   cuda.tiled    prefill without tensor cores (kernels/cuda/attention_prefill_tiled.cu):
+ *                 f32 SIMT flash attention for everything else (F32, any D <= 256, pre-
+ *                 sm_80 GPUs); lower priority than cuda.fa2_mma.
+ *   cuda.splitkv  decode over the paged cache: split-KV flash decoding + merge
+ *                 (kernels/cuda/attention_decode.cu), the query heads of a KV group
+ *                 sharing each K/V load, every cache dtype dequantized in registers.
+ *
+ * The split plan is made on the host from the shapes alone (nothing is read back): the
+ * block table's width x block size (or the window) bounds every context, rounded up to
+ * a power of two so that one plan serves every batch of that bucket; enough splits to
+ * give the GPU kTargetPerSm blocks per SM, none shorter than kMinChunk keys, at most
+ * kMaxSplits. Pure arithmetic, so it is recomputed per call rather than cached. The
+ * scratch for the partial outputs and (m, l) is one device allocation per context,
+ * grown (never shrunk) under the context's lock through cuda_malloc (fault injection,
+ * live-allocation count) and freed with the context.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "cuda/cuda_internal.h"
+
+enum {
+    kTargetPerSm = 4,  /* decode blocks per SM the plan aims for                  */
+    kMinChunk = 256,   /* keys; shorter splits cost more in the merge than they save */
+    kMaxSplits = 64,
+    kChunkAlign = 32,  /* chunks are whole K tiles (16 or 32 keys)                */
+    kMaxGrid = 65535   /* gridDim.y (sequences)                                     */
+};
+
+static int64_t pow2_at_least(int64_t x) {
+    int64_t p = 1;
+    while (p < x) p *= 2;
+    return p;
+}
+
+/* splits and chunk for B sequences x blocks_per_seq thread blocks with contexts of at
+   most max_ctx keys. */
+static void decode_plan(int sm_count, int64_t B, int64_t blocks_per_seq, int64_t max_ctx, int *splits,
+                        int *chunk) {
+    const int64_t bucket = pow2_at_least(max_ctx < 1 ? 1 : max_ctx);
+    const int64_t target = (int64_t)(sm_count > 0 ? sm_count : 1) * kTargetPerSm;
+    const int64_t base = B * blocks_per_seq;
+    int64_t s = (target + base - 1) / base;
+    const int64_t by_len = (bucket + kMinChunk - 1) / kMinChunk;
+    if (s > by_len) s = by_len;
+    if (s > kMaxSplits) s = kMaxSplits;
+    if (s < 1) s = 1;
+    int64_t c = (bucket + s - 1) / s;
+    c = (c + kChunkAlign - 1) / kChunkAlign * kChunkAlign;
+    *chunk = (int)c;
+    *splits = (int)((bucket + c - 1) / c);
+}
+
+/* ------------------------------------------------------------------ decode */
+
+static int decode_supports(const mk_context *ctx, const mk_op_args *a, char *why, size_t n) {
+    if (!cuda_kernels_available(ctx, why, n)) return 0;
+    if (!a) return 1;
+    const mk_tensor *q = a->u.decode.q;
+    if (q->dtype != MK_F32 && q->dtype != MK_F16 && q->dtype != MK_BF16)
+        return mk__why(why, n, "q dtype %s (F32, F16 or BF16 only)", mk_dtype_name(q->dtype));
+    if (q->shape[0] > kMaxGrid)
+        return mk__why(why, n, "batch %lld is over %d sequences per launch", (long long)q->shape[0], kMaxGrid);
+    /* the plan's power-of-two bucket of the longest context must stay an int */
+    if (a->u.decode.block_table->shape[1] * a->u.decode.cache->desc.block_size > (int64_t)1 << 30)
+        return mk__why(why, n, "block table width x block size is over 2^30 keys");
+    return 1;
+}
+
+/* Makes c's scratch at least `bytes` (caller holds c->lock). Work still queued on the
+   stream may use the old allocation: it is drained before the old one is freed. */
+static mk_status scratch_reserve(cuda_ctx *c, size_t bytes) {
+    if (c->attn_scratch_bytes >= bytes) return MK_OK;
+    cudaError_t e;
+    if (c->attn_scratch) {
+        if ((e = cudaStreamSynchronize(c->stream)) != cudaSuccess)
+            return cuda_fail(e, "draining the stream before growing the attention scratch");
+        cuda_free(c->attn_scratch);
+        c->attn_scratch = NULL, c->attn_scratch_bytes = 0;
+    }
+    void *p = NULL;
+    if ((e = cuda_malloc(&p, bytes)) != cudaSuccess) return cuda_fail(e, "allocating the attention scratch");
+    c->attn_scratch = (float *)p, c->attn_scratch_bytes = bytes;
+    return MK_OK;
+}
+
+void cuda_attention_scratch_free(cuda_ctx *c) {
+    cuda_free(c->attn_scratch);
+    c->attn_scratch = NULL, c->attn_scratch_bytes = 0;
+}
+
+static mk_status decode_run(mk_context *ctx, const mk_op_args *a) {
+    const mk_tensor *q = a->u.decode.q, *bt = a->u.decode.block_table;
+    const mk_kv_cache *cache = a->u.decode.cache;
+    const mk_attn_params *p = &a->u.decode.params;
+    cuda_ctx *c = cuda_of(ctx);
+    const int B = (int)q->shape[0], Hq = (int)q->shape[1];
+    const int Hkv = cache->desc.num_kv_heads, D = cache->desc.head_dim, G = Hq / Hkv;
+    const int max_blocks = (int)bt->shape[1];
+
+    mkc_decode_args d;
+    memset(&d, 0, sizeof d);
+    d.q_dtype = q->dtype;
+    d.q = cuda_ptr(q);
+    d.q_s0 = q->stride[0], d.q_s1 = q->stride[1];
+    d.pool.dtype = cache->desc.dtype;
+    d.pool.k = cuda_buf(cache->k), d.pool.v = cuda_buf(cache->v);
+    d.pool.k_scale = (float *)cuda_buf(cache->k_scale), d.pool.v_scale = (float *)cuda_buf(cache->v_scale);
+    d.pool.num_blocks = cache->desc.num_blocks;
+    d.pool.block_size = cache->desc.block_size;
+    d.pool.num_kv_heads = Hkv, d.pool.head_dim = D;
+    d.block_table = (const int32_t *)cuda_ptr(bt);
+    d.max_blocks = max_blocks;
+    d.context_lens = (const int32_t *)cuda_ptr(a->u.decode.context_lens);
+    d.out = cuda_ptr(a->u.decode.out);
+    d.batch = B, d.num_q_heads = Hq;
+    d.scale = p->scale != 0.0f ? p->scale : 1.0f / sqrtf((float)D);
+    d.softcap = p->softcap;
+    d.window_left = p->window_left;
+
+    int64_t max_ctx = (int64_t)max_blocks * cache->desc.block_size;
+    if (p->window_left >= 0 && (int64_t)p->window_left + 1 < max_ctx) max_ctx = (int64_t)p->window_left + 1;
+    const int64_t head_groups = (int64_t)Hkv * ((G + 7) / 8); /* 8 = kGMax of the kernel */
+    decode_plan(c->dev->sm_count, B, head_groups, max_ctx, &d.splits, &d.chunk);
+
+    mk_status s = cuda_enter(ctx);
+    if (s != MK_OK) return s;
+    pthread_mutex_lock(&c->lock);
+    if (d.splits > 1) {
+        const size_t rows = (size_t)B * (size_t)Hq * (size_t)d.splits;
+        d.ml_offset = (int64_t)(rows * (size_t)D);
+        s = scratch_reserve(c, rows * ((size_t)D + 2) * sizeof(float));
+        d.partial = c->attn_scratch;
+    }
+    if (s == MK_OK) s = cuda_launched(mkc_attention_decode(&d, c->stream), "attention_decode");
+    pthread_mutex_unlock(&c->lock);
+    return s;
+}
+
+/* ------------------------------------------------------------------ prefill */
+
+static int fa2_supports(const mk_context *ctx, const mk_op_args *a, char *why, size_t n) {
+    if (!cuda_kernels_available(ctx, why, n)) return 0;
+    const cuda_device *dev = cuda_of(ctx)->dev;
+    if (dev->cc_major < 8)
+        return mk__why(why, n, "mma.sync m16n8k16 needs compute capability 8.0+, device has %d.%d",
+                       dev->cc_major, dev->cc_minor);
+    if (!a) return 1;
+    const mk_tensor *q = a->u.prefill.q;
+    const int D = (int)q->shape[2];
+    if (q->dtype != MK_F16 && q->dtype != MK_BF16)
+        return mk__why(why, n, "dtype %s (F16 or BF16 only)", mk_dtype_name(q->dtype));
+    const size_t smem = mkc_fa2_mma_smem(D);
+    if (smem == 0) return mk__why(why, n, "head dim %d (64, 80, 96, 128 or 256 only)", D);
+    if (smem > 48 * 1024 && smem > dev->smem_optin)
+        return mk__why(why, n, "head dim %d needs %zu bytes of shared memory per block, device allows %zu",
+                       D, smem, dev->smem_optin);
+    if (q->shape[1] > kMaxGrid)
+        return mk__why(why, n, "%lld query heads is over %d per launch", (long long)q->shape[1], kMaxGrid);
+    if (q->shape[0] > INT32_MAX || a->u.prefill.k->shape[0] > INT32_MAX)
+        return mk__why(why, n, "over 2^31 tokens per launch");
+    return 1;
+}
+
+/* 16-byte tile loads: base aligned and both outer strides whole 16-byte chunks. */
+static int vec_ok(const mk_tensor *t) {
+    return ((uintptr_t)cuda_ptr(t) & 15u) == 0 && t->stride[0] % 8 == 0 && t->stride[1] % 8 == 0;
+}
+
+static void prefill_args(const mk_op_args *a, mkc_prefill_args *f) {
+    const mk_tensor *q = a->u.prefill.q, *k = a->u.prefill.k, *v = a->u.prefill.v;
+    const mk_tensor *lse = a->u.prefill.lse;
+    const mk_attn_params *p = &a->u.prefill.params;
+    memset(f, 0, sizeof *f);
+    f->dtype = q->dtype;
+    f->q = cuda_ptr(q), f->k = cuda_ptr(k), f->v = cuda_ptr(v);
+    f->q_s0 = q->stride[0], f->q_s1 = q->stride[1];
+    f->k_s0 = k->stride[0], f->k_s1 = k->stride[1];
+    f->v_s0 = v->stride[0], f->v_s1 = v->stride[1];
+    f->q_vec = vec_ok(q), f->k_vec = vec_ok(k), f->v_vec = vec_ok(v);
+    f->cu_q = (const int32_t *)cuda_ptr(a->u.prefill.cu_seqlens_q);
+    f->cu_k = (const int32_t *)cuda_ptr(a->u.prefill.cu_seqlens_k);
+    f->batch = (int)a->u.prefill.cu_seqlens_q->shape[0] - 1;
+    f->total_q = (int)q->shape[0], f->total_k = (int)k->shape[0];
+    f->num_q_heads = (int)q->shape[1], f->num_kv_heads = (int)k->shape[1], f->head_dim = (int)q->shape[2];
+    f->out = cuda_ptr(a->u.prefill.out);
+    f->lse = lse ? (float *)cuda_ptr(lse) : NULL;
+    f->scale = p->scale != 0.0f ? p->scale : 1.0f / sqrtf((float)f->head_dim);
+    f->softcap = p->softcap;
+    f->causal = p->causal != 0;
+    f->window_left = p->window_left;
+}
+
+static mk_status fa2_run(mk_context *ctx, const mk_op_args *a) {
+    mkc_prefill_args f;
+    prefill_args(a, &f);
+    mk_status s = cuda_enter(ctx);
+    if (s != MK_OK) return s;
+    return cuda_launched(mkc_attention_prefill_fa2(&f, cuda_of(ctx)->stream), "attention_prefill_fa2");
+}
+
+static int tiled_supports(const mk_context *ctx, const mk_op_args *a, char *why, size_t n) {
+    if (!cuda_kernels_available(ctx, why, n)) return 0;
+    if (!a) return 1;
+    const mk_tensor *q = a->u.prefill.q;
+    if (q->dtype != MK_F32 && q->dtype != MK_F16 && q->dtype != MK_BF16)
+        return mk__why(why, n, "dtype %s (F32, F16 or BF16 only)", mk_dtype_name(q->dtype));
+    if (q->shape[1] > kMaxGrid)
+        return mk__why(why, n, "%lld query heads is over %d per launch", (long long)q->shape[1], kMaxGrid);
+    if (q->shape[0] > INT32_MAX || a->u.prefill.k->shape[0] > INT32_MAX)
+        return mk__why(why, n, "over 2^31 tokens per launch");
+    return 1;
+}
+
+static mk_status tiled_run(mk_context *ctx, const mk_op_args *a) {
+    mkc_prefill_args f;
+    prefill_args(a, &f);
+    mk_status s = cuda_enter(ctx);
+    if (s != MK_OK) return s;
+    return cuda_launched(mkc_attention_prefill_tiled(&f, cuda_of(ctx)->stream), "attention_prefill_tiled");
+}
+
+/* ------------------------------------------------------------------ registry */
+
+static const mk_kernel k_fa2 = {
+    MK_OP_ATTENTION_PREFILL, "cuda.fa2_mma", "cuda", 10,
+    "flash attention 2 on tensor cores (mma.sync m16n8k16 + ldmatrix, sm_80+), f16/bf16, "
+    "D 64/80/96/128/256, f32 online softmax",
+    fa2_supports, fa2_run};
+
+static const mk_kernel k_tiled = {
+    MK_OP_ATTENTION_PREFILL, "cuda.tiled", "cuda", 5,
+    "tiled flash attention without tensor cores (f32 SIMT, any D <= 256, F32/F16/BF16): the "
+    "fallback for what cuda.fa2_mma does not take",
+    tiled_supports, tiled_run};
+
+static const mk_kernel k_splitkv = {
+    MK_OP_ATTENTION_DECODE, "cuda.splitkv", "cuda", 10,
+    "split-KV flash decoding over the paged cache + deterministic merge; a KV group's query "
+    "heads share each K/V load; f16/bf16/f32/i8/fp8 caches dequantized in registers",
+    decode_supports, decode_run};
+
+static const mk_kernel *const kernels[] = {&k_fa2, &k_tiled, &k_splitkv};
+
+const mk_kernel *const *cuda_attention_kernels(int *count) {
+    *count = (int)(sizeof kernels / sizeof kernels[0]);
+    return kernels;
+}
