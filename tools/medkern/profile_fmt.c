@@ -486,3 +486,13 @@ void mkpf_summary_free(mkpf_summary *s) {
     for (int i = 0; i < s->n; i++) free(s->item[i].value);
     memset(s, 0, sizeof *s);
 }
+
+int mkpf_prepare(const cJSON *report, FILE *f, const char *who, mkpf_summary *s, mkpf_groups *g) {
+    if (mkpf_check(report, f, who) != 0) return -1;
+    if (mkpf_summarize(report, s) != 0) return -1;
+    if (mkpf_group(report, g) != 0) {
+        mkpf_summary_free(s);
+        return -1;
+    }
+    return 0;
+}

@@ -101,6 +101,10 @@ typedef struct {
 int mkpf_summarize(const cJSON *report, mkpf_summary *s);
 void mkpf_summary_free(mkpf_summary *s);
 
+/* What every renderer does first: mkpf_check, then mkpf_summarize and mkpf_group. 0, or
+   -1 with nothing left to free. */
+int mkpf_prepare(const cJSON *report, FILE *f, const char *who, mkpf_summary *s, mkpf_groups *g);
+
 /* Flushes f: 0 when everything was written, -1 after a message naming `who` when not. */
 int mkpf_finish(FILE *f, const char *who);
 

@@ -445,14 +445,9 @@ static const char style[] =
     ".warn li{color:#8a4b00}\n";
 
 int mkprof_render_html(const cJSON *report, FILE *f) {
-    if (mkpf_check(report, f, "html") != 0) return -1;
     mkpf_summary s;
     mkpf_groups g;
-    if (mkpf_summarize(report, &s) != 0) return -1;
-    if (mkpf_group(report, &g) != 0) {
-        mkpf_summary_free(&s);
-        return -1;
-    }
+    if (mkpf_prepare(report, f, "html", &s, &g) != 0) return -1;
     fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
           "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
           "<title>medkern profile: ",

@@ -83,14 +83,9 @@ static void phase_heading(char *buf, size_t n, const mkpf_phase *ph) {
 }
 
 int mkprof_render_table(const cJSON *report, FILE *f) {
-    if (mkpf_check(report, f, "table") != 0) return -1;
     mkpf_summary s;
     mkpf_groups g;
-    if (mkpf_summarize(report, &s) != 0) return -1;
-    if (mkpf_group(report, &g) != 0) {
-        mkpf_summary_free(&s);
-        return -1;
-    }
+    if (mkpf_prepare(report, f, "table", &s, &g) != 0) return -1;
     fputs("medkern profile: ", f);
     term_cell(f, s.title, 0, 0);
     fputc('\n', f);
@@ -206,14 +201,9 @@ static void md_kernels(FILE *f, const mkpf_phase *ph) {
 }
 
 int mkprof_render_markdown(const cJSON *report, FILE *f) {
-    if (mkpf_check(report, f, "markdown") != 0) return -1;
     mkpf_summary s;
     mkpf_groups g;
-    if (mkpf_summarize(report, &s) != 0) return -1;
-    if (mkpf_group(report, &g) != 0) {
-        mkpf_summary_free(&s);
-        return -1;
-    }
+    if (mkpf_prepare(report, f, "markdown", &s, &g) != 0) return -1;
     fputs("# medkern profile: ", f);
     md_text(f, s.title);
     fputs("\n\n| summary | value |\n| :-- | :-- |\n", f);
