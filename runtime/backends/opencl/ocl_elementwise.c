@@ -17,6 +17,7 @@
 
 #include "mkref.h"
 #include "opencl/ocl_internal.h"
+#include "opencl/ocl_scratch.h"
 
 #define TRY(x)                          \
     do {                                \
@@ -127,11 +128,10 @@ static mk_status run_rope(mk_context *ctx, const mk_op_args *a) {
         tab[i].s[0] = (float)f;
         tab[i].s[1] = (float)(f - (double)tab[i].s[0]);
     }
-    cl_int err;
-    cl_mem mf = ocl_buffer_create(ocl_of(ctx)->cl, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
-                                  (size_t)half * sizeof *tab, tab, &err);
+    cl_mem mf; /* the context's copy of this table, uploaded once per distinct table */
+    mk_status st = ocl_const_table(ctx, tab, (size_t)half * sizeof *tab, &mf);
     mk__free(tab);
-    if (!mf) return ocl_fail(err, "clCreateBuffer (rope frequencies)");
+    if (st != MK_OK) return st;
     char opts[32];
     snprintf(opts, sizeof opts, "-DT_IN=%d", ocl_dtype_code(x->dtype));
     cl_kernel k;
@@ -146,7 +146,6 @@ static mk_status run_rope(mk_context *ctx, const mk_op_args *a) {
         size_t global[3] = {(size_t)half, (size_t)H, (size_t)T};
         s = ocl_launch(ctx, k, "rope", 11, args, 3, global, NULL);
     }
-    ocl_buffer_release(mf); /* the queued kernel keeps it alive */
     return s;
 }
 

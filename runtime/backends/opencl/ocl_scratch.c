@@ -9,12 +9,17 @@
 #include "ocl_scratch.h"
 
 #define OCL_PLANS 16
+#define OCL_TABLES 4 /* Gemma 3 alternates two rope tables; room to spare */
 
 typedef struct ocl_state {
     cl_mem mem[OCL_SCRATCH_SLOTS];
     size_t bytes[OCL_SCRATCH_SLOTS];
     int plan_key[OCL_PLANS][4], plan_val[OCL_PLANS][4];
     int nplans, next_plan;  /* next_plan: round-robin replacement */
+    cl_mem table_mem[OCL_TABLES];
+    void *table_host[OCL_TABLES]; /* the bytes each table_mem holds */
+    size_t table_bytes[OCL_TABLES];
+    int next_table;
 } ocl_state;
 
 /* The state of ctx, created on first use when `create`. */
@@ -45,6 +50,31 @@ mk_status ocl_scratch(mk_context *ctx, ocl_scratch_slot slot, size_t bytes, cl_m
         s->bytes[slot] = want;
     }
     *out = s->mem[slot];
+    return MK_OK;
+}
+
+mk_status ocl_const_table(mk_context *ctx, const void *data, size_t bytes, cl_mem *out) {
+    ocl_state *s = state_of(ctx, 1);
+    if (!s) return mk__fail(MK_ERR_OUT_OF_MEMORY, "out of host memory for the OpenCL scratch state");
+    for (int i = 0; i < OCL_TABLES; i++)
+        if (s->table_mem[i] && s->table_bytes[i] == bytes && memcmp(s->table_host[i], data, bytes) == 0) {
+            *out = s->table_mem[i];
+            return MK_OK;
+        }
+    void *host = mk__malloc(bytes);
+    if (!host) return mk__fail(MK_ERR_OUT_OF_MEMORY, "out of host memory for a constant table (%zu bytes)", bytes);
+    cl_int err;
+    cl_mem m = ocl_buffer_create(ocl_of(ctx)->cl, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, bytes, (void *)data, &err);
+    if (!m) {
+        mk__free(host);
+        return ocl_fail(err, "clCreateBuffer (constant table)");
+    }
+    memcpy(host, data, bytes);
+    const int i = s->next_table++ % OCL_TABLES;
+    ocl_buffer_release(s->table_mem[i]);
+    mk__free(s->table_host[i]);
+    s->table_mem[i] = m, s->table_host[i] = host, s->table_bytes[i] = bytes;
+    *out = m;
     return MK_OK;
 }
 
@@ -79,6 +109,10 @@ void ocl_scratch_release(mk_context *ctx) {
     ocl_state *s = oc->scratch;
     if (!s) return;
     for (int i = 0; i < OCL_SCRATCH_SLOTS; i++) ocl_buffer_release(s->mem[i]);
+    for (int i = 0; i < OCL_TABLES; i++) {
+        ocl_buffer_release(s->table_mem[i]);
+        mk__free(s->table_host[i]);
+    }
     mk__free(s);
     oc->scratch = NULL;
 }

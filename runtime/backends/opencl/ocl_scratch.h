@@ -22,6 +22,12 @@ typedef enum {
    frees it once the commands that use it are done). */
 mk_status ocl_scratch(mk_context *ctx, ocl_scratch_slot slot, size_t bytes, cl_mem *out);
 
+/* A read-only device copy of a small constant table (e.g. rope's frequencies), kept per
+   context: a call with the same bytes as one of the last OCL_TABLES tables gets that
+   buffer back without an allocation or a transfer; a new table is uploaded into a new
+   buffer (the one it replaces is released; queued commands keep it alive). */
+mk_status ocl_const_table(mk_context *ctx, const void *data, size_t bytes, cl_mem *out);
+
 /* A small memo of host-side plans per context: `key` (4 ints) -> `val` (4 ints).
    ocl_plan_get returns 1 and fills val when key is known. */
 int  ocl_plan_get(mk_context *ctx, const int key[4], int val[4]);
