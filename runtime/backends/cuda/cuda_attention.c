@@ -74,28 +74,6 @@ static int decode_supports(const mk_context *ctx, const mk_op_args *a, char *why
     return 1;
 }
 
-/* Makes c's scratch at least `bytes` (caller holds c->lock). Work still queued on the
-   stream may use the old allocation: it is drained before the old one is freed. */
-static mk_status scratch_reserve(cuda_ctx *c, size_t bytes) {
-    if (c->attn_scratch_bytes >= bytes) return MK_OK;
-    cudaError_t e;
-    if (c->attn_scratch) {
-        if ((e = cudaStreamSynchronize(c->stream)) != cudaSuccess)
-            return cuda_fail(e, "draining the stream before growing the attention scratch");
-        cuda_free(c->attn_scratch);
-        c->attn_scratch = NULL, c->attn_scratch_bytes = 0;
-    }
-    void *p = NULL;
-    if ((e = cuda_malloc(&p, bytes)) != cudaSuccess) return cuda_fail(e, "allocating the attention scratch");
-    c->attn_scratch = (float *)p, c->attn_scratch_bytes = bytes;
-    return MK_OK;
-}
-
-void cuda_attention_scratch_free(cuda_ctx *c) {
-    cuda_free(c->attn_scratch);
-    c->attn_scratch = NULL, c->attn_scratch_bytes = 0;
-}
-
 static mk_status decode_run(mk_context *ctx, const mk_op_args *a) {
     const mk_tensor *q = a->u.decode.q, *bt = a->u.decode.block_table;
     const mk_kv_cache *cache = a->u.decode.cache;
@@ -136,8 +114,9 @@ static mk_status decode_run(mk_context *ctx, const mk_op_args *a) {
     if (d.splits > 1) {
         const size_t rows = (size_t)B * (size_t)Hq * (size_t)d.splits;
         d.ml_offset = (int64_t)(rows * (size_t)D);
-        s = scratch_reserve(c, rows * ((size_t)D + 2) * sizeof(float));
-        d.partial = c->attn_scratch;
+        void *partial = NULL;
+        s = cuda_scratch(c, CUDA_SCRATCH_DECODE, rows * ((size_t)D + 2) * sizeof(float), &partial);
+        d.partial = (float *)partial;
     }
     if (s == MK_OK) s = cuda_launched(mkc_attention_decode(&d, c->stream), "attention_decode");
     pthread_mutex_unlock(&c->lock);

@@ -198,7 +198,7 @@ static void destroy_ctx(cuda_ctx *c) {
     if (c->blas) cublasDestroy(c->blas);
     cuda_free(c->workspace);
     cuda_rope_tables_free(c);
-    cuda_attention_scratch_free(c);
+    cuda_scratch_free(c);
     if (c->stream) cudaStreamDestroy(c->stream);
     (void)cudaGetLastError();
     pthread_mutex_destroy(&c->lock);

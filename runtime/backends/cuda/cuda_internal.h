@@ -50,6 +50,13 @@ const cuda_device *cuda_device_get(int local);
 typedef struct cuda_rope_table cuda_rope_table;
 
 /* Per-context state (ctx->impl). */
+/* Slots of the per-context device scratch (cuda_scratch.c). */
+typedef enum {
+    CUDA_SCRATCH_DECODE = 0, /* split-KV partial outputs and (m, l)          */
+    CUDA_SCRATCH_QGEMM_W,    /* dequantized weight of cuda.dequant_cublas    */
+    CUDA_SCRATCH_SLOTS
+} cuda_scratch_slot;
+
 typedef struct {
     const cuda_device *dev;
     cudaStream_t stream;          /* non-blocking: no implicit sync with the legacy stream */
@@ -58,11 +65,11 @@ typedef struct {
     void *workspace;              /* cuBLAS(Lt) workspace, owned by the context          */
     size_t workspace_bytes;
     cudaError_t image;            /* mkc_kernel_image_check() on this device             */
-    pthread_mutex_t lock;         /* guards rope_tables and attn_scratch                 */
+    pthread_mutex_t lock;         /* guards rope_tables and scratch                      */
     cuda_rope_table *rope_tables; /* inv_freq tables uploaded per rope parameters         */
     int rope_table_count;
-    float *attn_scratch;          /* split-KV partials (cuda_attention.c; lock guards) */
-    size_t attn_scratch_bytes;
+    void *scratch[CUDA_SCRATCH_SLOTS]; /* grow-only device scratch (cuda_scratch.c)  */
+    size_t scratch_bytes[CUDA_SCRATCH_SLOTS];
 } cuda_ctx;
 
 static inline cuda_ctx *cuda_of(const mk_context *ctx) { return (cuda_ctx *)ctx->impl; }
@@ -120,7 +127,10 @@ const mk_kernel *const *cuda_kv_kernels(int *count);          /* kv_append, kv_c
 const mk_kernel *const *cuda_gemm_kernels(int *count);        /* gemm (cuBLAS)             */
 const mk_kernel *const *cuda_qgemm_kernels(int *count);       /* qgemm (cuda_qgemm.c)      */
 const mk_kernel *const *cuda_attention_kernels(int *count);   /* attention prefill, decode */
-/* Frees the attention scratch (context teardown, after the stream is drained). */
-void cuda_attention_scratch_free(cuda_ctx *c);
+/* A device buffer of at least `bytes` in `slot` of c's scratch (caller holds c->lock),
+   grown on demand and kept until cuda_scratch_free (context teardown, after the stream
+   is drained). */
+mk_status cuda_scratch(cuda_ctx *c, cuda_scratch_slot slot, size_t bytes, void **out);
+void cuda_scratch_free(cuda_ctx *c);
 
 #endif

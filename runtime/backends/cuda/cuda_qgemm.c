@@ -95,10 +95,10 @@ static mk_status run_dequant_cublas(mk_context *ctx, const mk_op_args *a) {
     const mkc_qgemm_weight kw = {.w4 = L->w4, .n = L->n, .k = L->k, .n_tiles = L->n_tiles, .k_tiles = L->k_tiles,
                                  .group_len = L->group_len, .groups_p = L->groups_p, .q = w->q,
                                  .scales = w->scales, .zeros = w->zeros, .k_perm = w->k_perm};
-    void *wd = NULL;
-    cudaError_t e = cuda_malloc(&wd, (size_t)N * (size_t)K * 2);
-    if (e != cudaSuccess) return cuda_fail(e, "allocating the dequantized weight");
-    if ((s = cuda_launched(mkc_qgemm_dequant(x->dtype, &kw, wd, c->stream), "qgemm_dequant")) == MK_OK && bias)
+    void *wd = NULL; /* the context's scratch: grown once, reused by later calls */
+    pthread_mutex_lock(&c->lock);
+    s = cuda_scratch(c, CUDA_SCRATCH_QGEMM_W, (size_t)N * (size_t)K * 2, &wd);
+    if (s == MK_OK && (s = cuda_launched(mkc_qgemm_dequant(x->dtype, &kw, wd, c->stream), "qgemm_dequant")) == MK_OK && bias)
         s = cuda_launched(mkc_gemm_bias_fill(2, cuda_ptr(bias), cuda_ptr(y), M, N, c->stream), "gemm bias fill");
     if (s == MK_OK) {
         const float alpha = 1.0f, beta = bias ? 1.0f : 0.0f;
@@ -108,7 +108,7 @@ static mk_status run_dequant_cublas(mk_context *ctx, const mk_op_args *a) {
                                          CUBLAS_GEMM_DEFAULT);
         if (st != CUBLAS_STATUS_SUCCESS) s = cuda_blas_fail(st, "cublasGemmEx (dequantized weight)");
     }
-    cuda_free(wd); /* cudaFree waits for the work queued on the device */
+    pthread_mutex_unlock(&c->lock);
     return s;
 }
 
