@@ -25,6 +25,7 @@
 #include <cuda_bf16.h>
 
 #include "dtype_io.cuh"
+#include "mma_sync.cuh"
 #include "mk_cuda_kernels.h"
 
 namespace {
@@ -55,11 +56,7 @@ struct frag16<mkc::f16> {
         return *reinterpret_cast<uint32_t *>(&r);
     }
     static __device__ __forceinline__ void mma(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-        asm volatile(
-            "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-            "{%0,%1,%2,%3};\n"
-            : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+        mma16816<false>(d, a, b0, b1);
     }
 };
 
@@ -82,11 +79,7 @@ struct frag16<mkc::bf16> {
         return *reinterpret_cast<uint32_t *>(&r);
     }
     static __device__ __forceinline__ void mma(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-        asm volatile(
-            "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-            "{%0,%1,%2,%3};\n"
-            : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+        mma16816<true>(d, a, b0, b1);
     }
 };
 
