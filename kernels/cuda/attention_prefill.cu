@@ -38,7 +38,7 @@
 #include <type_traits>
 
 #include "dtype_io.cuh"
-#include "mma_sync.cuh"
+#include "ptx.cuh"
 #include "mk_cuda_kernels.h"
 
 namespace {
@@ -54,37 +54,6 @@ struct fa_shape {
     static constexpr int LD = D + kPad;                                /* smem row stride */
     static constexpr size_t smem = (size_t)(kBQ + 2 * BK) * LD * 2; /* bytes           */
 };
-
-__device__ __forceinline__ uint32_t smem_addr(const void *p) {
-    return (uint32_t)__cvta_generic_to_shared(p);
-}
-
-/* The tensor-core instructions exist from sm_80 on (bf16 mma, m16n8k16); for older
-   targets in MEDKERN_CUDA_ARCHS the helpers compile to a trap (supports() never picks
-   this kernel there). */
-__device__ __forceinline__ void ldmatrix_x4(uint32_t r[4], const uint16_t *p) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(smem_addr(p)));
-#else
-    (void)smem_addr(p);
-    r[0] = r[1] = r[2] = r[3] = 0u;
-    __trap();
-#endif
-}
-
-__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t r[4], const uint16_t *p) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(smem_addr(p)));
-#else
-    (void)smem_addr(p);
-    r[0] = r[1] = r[2] = r[3] = 0u;
-    __trap();
-#endif
-}
 
 /* Two floats as one register of two 16-bit operands (x in the low half), round to
    nearest even. */
@@ -190,14 +159,14 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
         for (int kk = 0; kk < D / 16; kk++) {
             uint32_t af[4];
-            ldmatrix_x4(af, qs + (warp * 16 + (lane & 15)) * LD + kk * 16 + (lane >> 4) * 8);
+            mkc::ptx::ldmatrix_x4(af, qs + (warp * 16 + (lane & 15)) * LD + kk * 16 + (lane >> 4) * 8);
 #pragma unroll
             for (int t = 0; t < NT; t += 2) {
                 const int mi = lane >> 3, r = lane & 7;
                 uint32_t bf[4];
-                ldmatrix_x4(bf, ks + (t * 8 + r + (mi >> 1) * 8) * LD + kk * 16 + (mi & 1) * 8);
-                mma16816<BF16>(s[t], af, bf[0], bf[1]);
-                mma16816<BF16>(s[t + 1], af, bf[2], bf[3]);
+                mkc::ptx::ldmatrix_x4(bf, ks + (t * 8 + r + (mi >> 1) * 8) * LD + kk * 16 + (mi & 1) * 8);
+                mkc::ptx::mma_m16n8k16<BF16>(s[t], af, bf[0], bf[1]);
+                mkc::ptx::mma_m16n8k16<BF16>(s[t + 1], af, bf[2], bf[3]);
             }
         }
 
@@ -252,9 +221,9 @@ __global__ void __launch_bounds__(kThreads)
             for (int t = 0; t < DT; t += 2) {
                 const int mi = lane >> 3, r = lane & 7;
                 uint32_t bf[4];
-                ldmatrix_x4_trans(bf, vs + (kk * 16 + r + (mi & 1) * 8) * LD + t * 8 + (mi >> 1) * 8);
-                mma16816<BF16>(o[t], pf, bf[0], bf[1]);
-                mma16816<BF16>(o[t + 1], pf, bf[2], bf[3]);
+                mkc::ptx::ldmatrix_x4_trans(bf, vs + (kk * 16 + r + (mi & 1) * 8) * LD + t * 8 + (mi >> 1) * 8);
+                mkc::ptx::mma_m16n8k16<BF16>(o[t], pf, bf[0], bf[1]);
+                mkc::ptx::mma_m16n8k16<BF16>(o[t + 1], pf, bf[2], bf[3]);
             }
         }
     }
@@ -291,7 +260,10 @@ cudaError_t launch(const mkc_prefill_args *a, cudaStream_t stream) {
                                                    cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
         if (e != cudaSuccess) return e;
     }
-    const dim3 grid((unsigned)((a->total_q + kBQ - 1) / kBQ + a->batch), (unsigned)a->num_q_heads);
+    /* in 64 bits: total_q + kBQ - 1 overflows int near INT32_MAX */
+    const int64_t slots = ((int64_t)a->total_q + kBQ - 1) / kBQ + a->batch;
+    if (slots > 0x7FFFFFFF) return cudaErrorInvalidValue; /* grid.x limit */
+    const dim3 grid((unsigned)slots, (unsigned)a->num_q_heads);
     fa2_mma_kernel<BF16, D><<<grid, kThreads, smem, stream>>>(*a);
     return cudaGetLastError();
 }

@@ -47,9 +47,10 @@ __global__ void __launch_bounds__(256) binary_kernel(const typename T::storage *
     typedef mkc::pack<S, V> P;
     const int64_t step = (int64_t)gridDim.x * blockDim.x;
     for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
-        const P *ar = reinterpret_cast<const P *>(a + r * a_rs);
-        const P *br = reinterpret_cast<const P *>(b + r * b_rs);
-        P *orow = reinterpret_cast<P *>(out + r * out_rs);
+        /* the row strides are in packs */
+        const P *ar = reinterpret_cast<const P *>(a) + r * a_rs;
+        const P *br = reinterpret_cast<const P *>(b) + r * b_rs;
+        P *orow = reinterpret_cast<P *>(out) + r * out_rs;
         for (int64_t c = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; c < npacks; c += step) {
             const P pa = ar[c], pb = br[c];
             P po;

@@ -25,7 +25,7 @@
 #include <cuda_bf16.h>
 
 #include "dtype_io.cuh"
-#include "mma_sync.cuh"
+#include "ptx.cuh"
 #include "mk_cuda_kernels.h"
 
 namespace {
@@ -56,7 +56,7 @@ struct frag16<mkc::f16> {
         return *reinterpret_cast<uint32_t *>(&r);
     }
     static __device__ __forceinline__ void mma(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-        mma16816<false>(d, a, b0, b1);
+        mkc::ptx::mma_m16n8k16<false>(d, a, b0, b1);
     }
 };
 
@@ -79,7 +79,7 @@ struct frag16<mkc::bf16> {
         return *reinterpret_cast<uint32_t *>(&r);
     }
     static __device__ __forceinline__ void mma(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-        mma16816<true>(d, a, b0, b1);
+        mkc::ptx::mma_m16n8k16<true>(d, a, b0, b1);
     }
 };
 
