@@ -1016,10 +1016,27 @@ static void test_qgemm(void) {
 
 /* ------------------------------------------------------------ main */
 
+/* Is `name` in the comma-separated list (NULL: every group)? */
+static int group_on(const char *list, const char *name) {
+    if (!list) return 1;
+    const size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *e = strchr(p, ',');
+        const size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && strncmp(p, name, n) == 0) return 1;
+        if (!e) break;
+        p = e + 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     mkt_init(argc, argv, "test_cuda_ops");
-    for (int i = 1; i < argc; i++)
+    const char *only = NULL; /* --only g1,g2: run these groups (names as below) */
+    for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--backend") == 0 && i + 1 < argc) backend = argv[++i];
+        else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) only = argv[++i];
+    }
     char ids[16][32];
     int n = mkt_devices(backend, ids, 16);
     if (n == 0) mkt_skip(strcmp(backend, "cuda") == 0 ? "no CUDA device" : "no device of that backend");
@@ -1032,16 +1049,16 @@ int main(int argc, char **argv) {
         }
         int before = mkt_failures;
         test_device_and_buffers(ids[d]);
-        test_elementwise();
-        test_norms();
-        test_rope();
-        test_gemm();
-        test_kv();
-        test_attention_prefill();
-        test_attention_decode();
-        test_conversions();
-        test_qweights();
-        test_qgemm();
+        if (group_on(only, "elementwise")) test_elementwise();
+        if (group_on(only, "norms")) test_norms();
+        if (group_on(only, "rope")) test_rope();
+        if (group_on(only, "gemm")) test_gemm();
+        if (group_on(only, "kv")) test_kv();
+        if (group_on(only, "attention_prefill")) test_attention_prefill();
+        if (group_on(only, "attention_decode")) test_attention_decode();
+        if (group_on(only, "conversions")) test_conversions();
+        if (group_on(only, "qweights")) test_qweights();
+        if (group_on(only, "qgemm")) test_qgemm();
         printf("[test_cuda_ops] device %s: %d failures\n", ids[d], mkt_failures - before);
         mk_context_destroy(ctx);
         ctx = NULL;

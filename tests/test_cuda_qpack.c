@@ -264,5 +264,10 @@ int main(int argc, char **argv) {
     MKT_CHECK(!cuda_qpack_plan(&bad, &L), "an unknown format was accepted");
     bad = (mk_qweight_desc){MK_QW4, 4, 0, 32, 0};
     MKT_CHECK(!cuda_qpack_plan(&bad, &L), "k = 0 was accepted");
+    /* a scale group that ends inside a k16 mma step (the API allows only 32/64/128) */
+    bad = (mk_qweight_desc){MK_QW4, 4, 72, 24, 0};
+    MKT_CHECK(!cuda_qpack_plan(&bad, &L), "a group of 24 (not a multiple of 16) was accepted");
+    bad = (mk_qweight_desc){MK_QW8, 4, 72, 0, 0};
+    MKT_CHECK(cuda_qpack_plan(&bad, &L) && L.groups_p == 1, "per-channel K = 72 was refused");
     return mkt_finish();
 }

@@ -7,8 +7,9 @@
  *   cuda.dequant_cublas  QW4 and QW8, any M: the weight dequantized into a scratch F16/BF16
  *                    matrix (k_perm folded into its columns; each weight rounded once to
  *                    the activation type) and cublasGemmEx with f32 accumulation, bias
- *                    folded in with beta = 1 as in cuda_gemm.c. The scratch is allocated
- *                    per call and freed after it (cudaFree waits for the GEMM).
+ *                    folded in with beta = 1 as in cuda_gemm.c. The scratch is the
+ *                    context's grow-only slot CUDA_SCRATCH_QGEMM_W (cuda_scratch.c):
+ *                    no allocation or free per call once it is large enough.
  * Not written yet: W8A8 int8 tensor cores and FP8 e4m3 (no CUDA variant:
  * MK_ERR_UNSUPPORTED). The M <= 64 limit of the mma kernel is its design point (the x
  * fragments are re-read by every warp), not a measurement; the crossover to the cuBLAS

@@ -72,6 +72,9 @@ int cuda_qpack_plan(const mk_qweight_desc *d, cuda_qpack_layout *L) {
     L->groups = mkref_qweight_groups(d);
     if (L->groups < 1 || d->k % L->groups) return 0;
     L->group_len = d->k / L->groups;
+    /* qgemm_w4a16.cu changes scale group only between k16 mma steps: a group must be a
+       whole number of them (per-channel scales, one group, have no boundary). */
+    if (L->groups > 1 && L->group_len % 16 != 0) return 0;
     L->groups_p = L->groups == 1 ? 1 : (L->k_tiles * L->tk + L->group_len - 1) / L->group_len;
     L->has_zeros = d->format == MK_QW4 && d->asymmetric;
     L->q_bytes = (size_t)L->n_tiles * (size_t)L->k_tiles * CUDA_QPACK_TILE_BYTES;

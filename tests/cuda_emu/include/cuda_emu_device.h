@@ -56,11 +56,14 @@ static inline float4 make_float4(float x, float y, float z, float w) { return fl
 
 namespace mkemu {
 
+/* A source position. As a defaulted argument, site() is the caller's position (the
+   builtins in a constructor's default arguments are evaluated where the call is). */
 struct site {
     const char *file;
     int line;
+    site(const char *f = __builtin_FILE(), int l = __builtin_LINE()) : file(f), line(l) {}
 };
-#define MKEMU_HERE ::mkemu::site{__builtin_FILE(), __builtin_LINE()}
+#define MKEMU_HERE ::mkemu::site()
 
 /* The running fiber's identity (the rest of its state is private to src/emu_sched.cc). */
 struct thread_view {
