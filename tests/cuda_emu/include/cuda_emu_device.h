@@ -70,8 +70,10 @@ struct thread_view {
     uint3 tid;
     int linear, lane, warp;
 };
-extern thread_local thread_view *t_cur;
-extern thread_local uint3 t_block_idx, t_block_dim, t_grid_dim;
+/* __thread, not thread_local: no TLS wrapper calls in every kernel access (and GCC 12 with
+   UBSan miscompiles the wrapper's null check at -O2). */
+extern __thread thread_view *t_cur;
+extern __thread uint3 t_block_idx, t_block_dim, t_grid_dim;
 
 [[noreturn]] void fault(site s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

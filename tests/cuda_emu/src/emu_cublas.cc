@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <vector>
+
 #include "cublasLt.h"
 #include "cuda_emu_float.h"
 #include "emu_internal.h"
@@ -95,14 +97,20 @@ cublasStatus_t cublasGemmEx(cublasHandle_t h, cublasOperation_t ta, cublasOperat
         return CUBLAS_STATUS_NOT_SUPPORTED;
     if (mkemu::sticky_error() != cudaSuccess) return CUBLAS_STATUS_EXECUTION_FAILED;
     const float al = *static_cast<const float *>(alpha), be = *static_cast<const float *>(beta);
+    /* op(A) as rows of k and op(B)^T as rows of k, converted once: the dot products then
+       run over contiguous doubles */
+    std::vector<double> a((size_t)m * k), b((size_t)n * k);
+    for (int i = 0; i < m; i++)
+        for (int l = 0; l < k; l++)
+            a[(size_t)i * k + l] = load(At, A, ta == CUBLAS_OP_N ? (size_t)i + (size_t)l * lda : (size_t)l + (size_t)i * lda);
+    for (int j = 0; j < n; j++)
+        for (int l = 0; l < k; l++)
+            b[(size_t)j * k + l] = load(Bt, B, tb == CUBLAS_OP_N ? (size_t)l + (size_t)j * ldb : (size_t)j + (size_t)l * ldb);
     for (int j = 0; j < n; j++)
         for (int i = 0; i < m; i++) {
+            const double *ar = &a[(size_t)i * k], *bc = &b[(size_t)j * k];
             double acc = 0.0;
-            for (int l = 0; l < k; l++) {
-                const size_t ia = ta == CUBLAS_OP_N ? (size_t)i + (size_t)l * lda : (size_t)l + (size_t)i * lda;
-                const size_t ib = tb == CUBLAS_OP_N ? (size_t)l + (size_t)j * ldb : (size_t)j + (size_t)l * ldb;
-                acc += load(At, A, ia) * load(Bt, B, ib);
-            }
+            for (int l = 0; l < k; l++) acc += ar[l] * bc[l];
             const size_t ic = (size_t)i + (size_t)j * ldc;
             float v = al * (float)acc;
             if (be != 0.0f) v += be * (float)load(Ct, C, ic);

@@ -65,7 +65,7 @@ struct block_run {
     uint64_t rng;
 };
 
-extern thread_local block_run *t_blk;
+extern __thread block_run *t_blk;
 static inline fiber *cur_fiber() { return static_cast<fiber *>(t_cur); }
 
 /* Sticky execution faults (emu_runtime.cc): the first message is kept. */

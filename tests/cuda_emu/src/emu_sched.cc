@@ -29,9 +29,9 @@
 
 namespace mkemu {
 
-thread_local thread_view *t_cur;
-thread_local uint3 t_block_idx, t_block_dim, t_grid_dim;
-thread_local block_run *t_blk;
+__thread thread_view *t_cur;
+__thread uint3 t_block_idx, t_block_dim, t_grid_dim;
+__thread block_run *t_blk;
 
 /* ------------------------------------------------------------------ stacks */
 
@@ -55,15 +55,21 @@ static thread_local stack_pool t_pool;
 
 /* ------------------------------------------------------------------ faults */
 
-static std::string where(site s) {
-    char b[512];
-    snprintf(b, sizeof b, "%s:%d", s.file ? s.file : "?", s.line);
-    return b;
+/* A source position as text, in a trivially destructible value: fault() never returns, so
+   its arguments must own no heap memory (an abandoned fiber's temporaries are never freed). */
+struct where_text {
+    char s[320];
+    const char *c_str() const { return s; }
+};
+static where_text where(site s) {
+    where_text w;
+    snprintf(w.s, sizeof w.s, "%s:%d", s.file ? s.file : "?", s.line);
+    return w;
 }
 
 static std::string who() {
     block_run *b = t_blk;
-    char buf[512];
+    char buf[1024];
     if (!b) return "host";
     fiber *f = cur_fiber();
     if (f)
@@ -93,12 +99,13 @@ void fault(site s, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    std::string msg = std::string(buf) + " at " + where(s);
+    char msg[2600];
+    snprintf(msg, sizeof msg, "%s at %s", buf, where(s).c_str());
     if (!t_blk || !cur_fiber()) { /* outside a kernel: a host-side misuse */
-        record_fault("host: " + msg);
+        record_fault(std::string("host: ") + msg);
         abort();
     }
-    fail_block(msg);
+    fail_block(msg); /* its temporaries are gone when it returns */
     for (;;) to_scheduler(); /* the scheduler stops the block; this fiber is abandoned */
 }
 
@@ -120,7 +127,7 @@ static void release_barrier_if_complete() {
         if (g.state == WAIT_BAR) {
             if (!first) first = &g;
             else if (g.bar_site.line != first->bar_site.line || strcmp(g.bar_site.file, first->bar_site.file) != 0) {
-                char m[1024];
+                char m[2048];
                 snprintf(m, sizeof m,
                          "barrier divergence: thread %d waits at __syncthreads %s, thread %d at __syncthreads %s",
                          first->linear, where(first->bar_site).c_str(), g.linear, where(g.bar_site).c_str());
@@ -195,7 +202,7 @@ static void fiber_entry() {
         if (i >= b->nthreads) break;
         fiber *g = fib(i);
         if (g->state == WAIT_WARP && (g->c_mask >> f->lane & 1u)) {
-            char m[512];
+            char m[1024];
             snprintf(m, sizeof m, "lane %d exited while lane %d waits for it in %s (mask 0x%08x) at %s", f->lane, l,
                      g->c_name, g->c_mask, where(g->c_site).c_str());
             fail_block(m);
@@ -260,9 +267,9 @@ static void report_deadlock() {
     block_run *b = t_blk;
     std::map<std::string, int> waits;
     for (auto &g : b->fibers) {
-        if (g.state == WAIT_BAR) waits["__syncthreads at " + where(g.bar_site)]++;
+        if (g.state == WAIT_BAR) waits[std::string("__syncthreads at ") + where(g.bar_site).c_str()]++;
         else if (g.state == WAIT_WARP) {
-            char m[512];
+            char m[1024];
             snprintf(m, sizeof m, "%s (mask 0x%08x) at %s, warp %d", g.c_name, g.c_mask, where(g.c_site).c_str(),
                      g.warp);
             waits[m]++;
@@ -339,7 +346,7 @@ static bool run_block(block_run *b, uint3 bid) {
 void launch_raw(const void *func, const char *name, site at, const launch_cfg &c, void (*body)(void *), void *ctx) {
     if (sticky_error() != cudaSuccess) return; /* a faulted context runs nothing */
     if (t_blk) {
-        record_fault(std::string("kernel ") + name + " launched from device code at " + where(at) +
+        record_fault(std::string("kernel ") + name + " launched from device code at " + where(at).c_str() +
                      " (dynamic parallelism is not emulated)");
         return;
     }

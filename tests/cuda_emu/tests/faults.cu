@@ -185,11 +185,17 @@ int main() {
 
     /* the sticky error: after a fault every call fails until the (test-only) reset */
     trap_kernel<<<2, 32>>>(d);
+    float *none = nullptr;
     check(cudaMemcpy(hd, d, 4, cudaMemcpyDeviceToHost) == cudaErrorLaunchFailure &&
-              cudaMalloc(&fsrc, 4) == cudaErrorLaunchFailure,
+              cudaMalloc(&none, 4) == cudaErrorLaunchFailure && none == nullptr,
           "a fault is sticky", "");
     mkemu_clear_fault();
 
+    cudaFree(d);
+    cudaFree(fout);
+    cudaFree(u);
+    cudaFree(g16);
+    cudaFree(fsrc);
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }
