@@ -191,20 +191,21 @@ static void check_binary(mk_op op, int approximate, mk_dtype t, int ndim, int64_
 static void test_elementwise(void) {
     const struct { mk_op op; int approx; } ops[] = {
         {MK_OP_SILU_MUL, 0}, {MK_OP_GELU_MUL, 0}, {MK_OP_GELU_MUL, 1}, {MK_OP_ADD, 0}};
+    const int small = mkt_small(); /* MEDKERN_TEST_SMALL: no rows of 1000 and more */
     for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++)
         for (size_t ti = 0; ti < 3; ti++) {
             mk_dtype t = float_types[ti];
             check_binary(ops[o].op, ops[o].approx, t, 1, 1, 1, 1, 0, 0, 0);
-            check_binary(ops[o].op, ops[o].approx, t, 1, 1, 1, 1000, 0, 0, 0);
+            if (!small) check_binary(ops[o].op, ops[o].approx, t, 1, 1, 1, 1000, 0, 0, 0);
             check_binary(ops[o].op, ops[o].approx, t, 2, 1, 33, 7, 0, 0, 0);
-            check_binary(ops[o].op, ops[o].approx, t, 2, 1, 7, 4096, 0, 0, 0);   /* 16-byte path */
-            check_binary(ops[o].op, ops[o].approx, t, 3, 3, 5, 1000, 0, 0, 0);
-            check_binary(ops[o].op, ops[o].approx, t, 2, 1, 33, 256, 8, 3, 0);   /* strided rows */
+            if (!small) check_binary(ops[o].op, ops[o].approx, t, 2, 1, 7, 4096, 0, 0, 0); /* 16-byte path */
+            if (!small) check_binary(ops[o].op, ops[o].approx, t, 3, 3, 5, 1000, 0, 0, 0);
+            check_binary(ops[o].op, ops[o].approx, t, 2, 1, small ? 7 : 33, small ? 96 : 256, 8, 3, 0); /* strided rows */
             check_binary(ops[o].op, ops[o].approx, t, 3, 2, 9, 64, 16, 16, 0);   /* aligned strides */
             check_binary(ops[o].op, ops[o].approx, t, 2, 1, 17, 96, 0, 5, 1);    /* out = a */
         }
     /* a long flat stream (grid-stride loop) */
-    check_binary(MK_OP_SILU_MUL, 0, MK_F16, 2, 1, 1000, 11008, 0, 0, 0);
+    if (!small) check_binary(MK_OP_SILU_MUL, 0, MK_F16, 2, 1, 1000, 11008, 0, 0, 0);
 }
 
 /* ------------------------------------------------------------ norms */
@@ -249,18 +250,21 @@ static void check_norm(int layer, mk_dtype t, int64_t rows, int64_t n, int64_t p
 }
 
 static void test_norms(void) {
+    const int small = mkt_small(); /* MEDKERN_TEST_SMALL: rows up to 1000 */
     for (size_t ti = 0; ti < 3; ti++) {
         mk_dtype t = float_types[ti];
         for (int layer = 0; layer < 2; layer++) {
             const int extra = layer ? 1 : 0; /* with_b for layernorm, plus_one for rmsnorm */
             check_norm(layer, t, 1, 1, 0, !layer && extra, layer && extra, 0);
             check_norm(layer, t, 7, 33, 0, 0, 0, 0);
-            check_norm(layer, t, 33, 1000, 0, !layer, layer, 0);
-            check_norm(layer, t, 5, 4096, 0, 0, layer, 0);
-            check_norm(layer, t, 2, 10240, 0, 0, layer, 0);      /* the longest cached row */
-            check_norm(layer, t, 3, 13000, 0, !layer, layer, 0); /* row too long for the smem cache */
+            check_norm(layer, t, small ? 3 : 33, 1000, 0, !layer, layer, 0);
+            if (!small) {
+                check_norm(layer, t, 5, 4096, 0, 0, layer, 0);
+                check_norm(layer, t, 2, 10240, 0, 0, layer, 0);      /* the longest cached row */
+                check_norm(layer, t, 3, 13000, 0, !layer, layer, 0); /* row too long for the smem cache */
+            }
             check_norm(layer, t, 9, 96, 13, 0, 0, 0);            /* strided rows */
-            check_norm(layer, t, 17, 2048, 0, !layer, layer, 1); /* y = x */
+            check_norm(layer, t, small ? 7 : 17, small ? 96 : 2048, 0, !layer, layer, 1); /* y = x */
         }
     }
 }
@@ -314,6 +318,7 @@ static void check_rope(mk_dtype t, int64_t T, int H, int D, int rotary_dim, mk_r
 }
 
 static void test_rope(void) {
+    const int small = mkt_small(); /* MEDKERN_TEST_SMALL: up to 33 tokens */
     for (size_t ti = 0; ti < 3; ti++) {
         mk_dtype t = float_types[ti];
         for (int style = 0; style < 2; style++) {
@@ -322,12 +327,12 @@ static void test_rope(void) {
             check_rope(t, 7, 8, 128, 0, s, MK_ROPE_SCALING_NONE, 4096, 0, 0);
             check_rope(t, 33, 4, 80, 0, s, MK_ROPE_SCALING_LINEAR, 100000, 0, 0);
             check_rope(t, 33, 3, 96, 32, s, MK_ROPE_SCALING_NONE, 70000, 0, 0); /* partial */
-            check_rope(t, 100, 2, 256, 0, s, MK_ROPE_SCALING_LLAMA3, 131071, 0, 0);
+            check_rope(t, small ? 7 : 100, 2, 256, 0, s, MK_ROPE_SCALING_LLAMA3, 131071, 0, 0);
             check_rope(t, 9, 5, 64, 48, s, MK_ROPE_SCALING_LLAMA3, 100000, 8, 24); /* views */
             check_rope(t, 1, 32, 128, 0, s, MK_ROPE_SCALING_NONE, 99999, 0, 0);   /* decode */
         }
     }
-    check_rope(MK_F16, 1000, 1, 64, 0, MK_ROPE_HALF, MK_ROPE_SCALING_NONE, 100000, 0, 0);
+    if (!small) check_rope(MK_F16, 1000, 1, 64, 0, MK_ROPE_HALF, MK_ROPE_SCALING_NONE, 100000, 0, 0);
 }
 
 /* ------------------------------------------------------------ gemm */
@@ -360,14 +365,16 @@ static void check_gemm(mk_dtype t, int64_t m, int64_t n, int64_t k, int with_bia
 }
 
 static void test_gemm(void) {
+    const int small = mkt_small(); /* MEDKERN_TEST_SMALL: dimensions up to 96 */
     for (size_t ti = 0; ti < 3; ti++) {
         mk_dtype t = float_types[ti];
         check_gemm(t, 1, 1, 1, 0, 0, 0);
         check_gemm(t, 1, 1, 1, 1, 0, 0);
         check_gemm(t, 1, 33, 64, 1, 0, 0);       /* decode-shaped GEMV */
-        check_gemm(t, 7, 33, 1000, 0, 0, 0);
-        check_gemm(t, 33, 1000, 96, 1, 0, 0);
-        check_gemm(t, 5, 256, 80, 1, 3, 8);      /* strided x and w */
+        check_gemm(t, 7, 33, small ? 96 : 1000, 0, 0, 0);
+        check_gemm(t, 33, small ? 13 : 1000, 96, 1, 0, 0);
+        check_gemm(t, 5, small ? 64 : 256, 80, 1, 3, 8); /* strided x and w */
+        if (small) continue;
         check_gemm(t, 128, 256, 4096, 1, 0, 0);  /* a long reduction */
         check_gemm(t, 1000, 64, 128, 0, 16, 0);
     }
@@ -517,6 +524,12 @@ static void test_kv(void) {
     for (size_t c = 0; c < 5; c++)
         for (size_t ti = 0; ti < 3; ti++) {
             mk_dtype ct = caches[c], it = float_types[ti];
+            if (mkt_small()) { /* MEDKERN_TEST_SMALL: block sizes 1, 16 and 7, D 64, 96 and 33 */
+                check_kv(ct, it, 9, 1, 1, 64, 0);
+                check_kv(ct, it, 2, 16, 2, 96, 64); /* strided inputs (a fused QKV row) */
+                check_kv(ct, it, 2, 7, 3, 33, 5);   /* odd everything */
+                continue;
+            }
             check_kv(ct, it, 5, 16, 4, 128, 0);
             check_kv(ct, it, 9, 1, 1, 64, 0);
             check_kv(ct, it, 3, 32, 8, 80, 0);
@@ -555,6 +568,19 @@ static const prefill_case prefill_cases[] = {
     {MK_F16, 40, 4, 2, 2, {3, 70}, {9, 70}, 1, 20, 10.0f, 0.0f, 0},
     {MK_BF16, 8, 8, 8, 1, {50}, {50}, 0, 2, 0.0f, 0.0f, 3},
     {MK_F32, 33, 3, 1, 1, {100}, {130}, 1, -1, 0.0f, 0.0f, 0},
+};
+/* MEDKERN_TEST_SMALL (mkt_small): the same kinds of cases with at most 60 tokens and few
+   heads (a simulator pays for every whole tile) */
+static const prefill_case small_prefill_cases[] = {
+    {MK_F16, 64, 4, 2, 4, {7, 1, 0, 33}, {7, 33, 5, 20}, 1, -1, 0.0f, 0.0f, 0},
+    {MK_BF16, 96, 2, 1, 1, {33}, {40}, 1, 16, 0.0f, 0.0f, 3},
+    {MK_F16, 96, 2, 1, 3, {7, 0, 5}, {7, 3, 1}, 1, -1, 0.0f, 0.15f, 8},
+    {MK_BF16, 64, 2, 1, 2, {1, 33}, {1, 40}, 0, 0, 30.0f, 0.0f, 0},
+    {MK_F32, 64, 2, 1, 3, {7, 0, 40}, {7, 9, 60}, 1, -1, 0.0f, 0.0f, 0},
+    {MK_F32, 96, 2, 1, 2, {17, 7}, {20, 7}, 0, 16, 0.0f, 0.0f, 5},
+    {MK_F16, 40, 2, 1, 2, {3, 33}, {9, 33}, 1, 20, 10.0f, 0.0f, 0},
+    {MK_BF16, 8, 4, 4, 1, {17}, {17}, 0, 2, 0.0f, 0.0f, 3},
+    {MK_F32, 33, 3, 1, 1, {33}, {40}, 1, -1, 0.0f, 0.0f, 0},
 };
 
 static void check_prefill(const prefill_case *c) {
@@ -617,6 +643,11 @@ static void check_prefill(const prefill_case *c) {
 }
 
 static void test_attention_prefill(void) {
+    if (mkt_small()) {
+        for (size_t i = 0; i < sizeof small_prefill_cases / sizeof small_prefill_cases[0]; i++)
+            check_prefill(&small_prefill_cases[i]);
+        return;
+    }
     for (size_t i = 0; i < sizeof prefill_cases / sizeof prefill_cases[0]; i++) check_prefill(&prefill_cases[i]);
 }
 
@@ -642,6 +673,18 @@ static const decode_case decode_cases[] = {
     {MK_FP8_E4M3, MK_BF16, 96, 4, 4, 1, 4, {3, 400, 0, 65}, 63, 0.0f, 8},
     {MK_F16, MK_F32, 40, 4, 2, 8, 2, {2100, 9}, -1, 5.0f, 0},
     {MK_I8, MK_F32, 33, 6, 3, 7, 3, {130, 1, 64}, 0, 0.0f, 0},
+    {MK_FP8_E4M3, MK_F16, 1, 2, 1, 4, 1, {10}, -1, 0.0f, 0},
+};
+/* MEDKERN_TEST_SMALL: the same kinds of cases with contexts up to 300 (one split on a
+   GPU-type OpenCL device's 256-key minimum chunk) */
+static const decode_case small_decode_cases[] = {
+    {MK_F16, MK_F16, 64, 8, 2, 16, 3, {0, 1, 300}, -1, 0.0f, 0},
+    {MK_BF16, MK_BF16, 96, 8, 8, 16, 2, {37, 33}, -1, 30.0f, 0},
+    {MK_F32, MK_F32, 96, 12, 2, 16, 2, {33, 5}, 20, 0.0f, 40},
+    {MK_I8, MK_F16, 64, 16, 1, 16, 1, {65}, -1, 0.0f, 0},
+    {MK_FP8_E4M3, MK_BF16, 96, 4, 4, 1, 4, {3, 40, 0, 7}, 9, 0.0f, 8},
+    {MK_F16, MK_F32, 40, 4, 2, 8, 2, {33, 9}, -1, 5.0f, 0},
+    {MK_I8, MK_F32, 33, 6, 3, 7, 3, {13, 1, 7}, 0, 0.0f, 0},
     {MK_FP8_E4M3, MK_F16, 1, 2, 1, 4, 1, {10}, -1, 0.0f, 0},
 };
 
@@ -727,6 +770,11 @@ static void check_decode(const decode_case *c) {
 }
 
 static void test_attention_decode(void) {
+    if (mkt_small()) {
+        for (size_t i = 0; i < sizeof small_decode_cases / sizeof small_decode_cases[0]; i++)
+            check_decode(&small_decode_cases[i]);
+        return;
+    }
     for (size_t i = 0; i < sizeof decode_cases / sizeof decode_cases[0]; i++) check_decode(&decode_cases[i]);
 }
 
@@ -875,7 +923,7 @@ static void test_device_and_buffers(const char *id) {
     MKT_OK(mk_event_create(ctx, &e0));
     MKT_OK(mk_event_create(ctx, &e1));
     if (e0 && e1) {
-        const int64_t n = 1 << 20, shape[1] = {n};
+        const int64_t n = mkt_small() ? 4099 : 1 << 20, shape[1] = {n};
         float *x = mkt_random(MK_F32, (size_t)n, 1.0f, 1.0f);
         mk_tensor a = mkt_upload(ctx, MK_F32, 1, shape, x), o = mkt_output(ctx, MK_F32, 1, shape);
         MKT_OK(mk_event_record(e0));
@@ -1002,12 +1050,24 @@ static void test_qgemm(void) {
         {MK_QW4, 33, 96, 32, 0, 1, 0},   {MK_QW4, 4097, 192, 64, 1, 1, 1}, {MK_QW4, 17, 384, 128, 0, 0, 1},
         {MK_QW4, 1, 256, 128, 1, 0, 0},  {MK_QW4, 40, 64, 32, 1, 1, 1},    {MK_QW8, 33, 100, 0, 0, 1, 1},
         {MK_QW8, 40, 96, 32, 0, 0, 0},   {MK_QW8, 9, 256, 128, 0, 1, 1}};
+    /* MEDKERN_TEST_SMALL: the same formats and flags with N and K up to 128 and M 1, 7, 33;
+       M = 33 (the tiled kernel: whole 64x64 tiles) in one x dtype per case, alternating */
+    static const qgemm_case small_cases[] = {
+        {MK_QW4, 33, 96, 32, 0, 1, 0},   {MK_QW4, 65, 128, 64, 1, 1, 1}, {MK_QW4, 17, 128, 128, 0, 0, 1},
+        {MK_QW4, 1, 128, 128, 1, 0, 0},  {MK_QW4, 13, 64, 32, 1, 1, 1},  {MK_QW8, 33, 100, 0, 0, 1, 1},
+        {MK_QW8, 13, 96, 32, 0, 0, 0},   {MK_QW8, 9, 128, 128, 0, 1, 1}};
     static const int64_t Ms[] = {1, 7, 33, 64};
+    const int small = mkt_small();
+    const qgemm_case *list = small ? small_cases : cases;
+    const size_t ncases = small ? sizeof small_cases / sizeof small_cases[0] : sizeof cases / sizeof cases[0];
+    const size_t nM = small ? 3 : sizeof Ms / sizeof Ms[0];
     int step = 0;
-    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++)
+    for (size_t ci = 0; ci < ncases; ci++)
         for (int ti = 1; ti < 3; ti++)
-            for (size_t mi = 0; mi < sizeof Ms / sizeof Ms[0]; mi++, step++)
-                check_qgemm(&cases[ci], float_types[ti], Ms[mi], Ms[mi] > 1 && step % 2 ? 3 : 0);
+            for (size_t mi = 0; mi < nM; mi++, step++)
+                if (!small || Ms[mi] < 33 || (ci + (size_t)ti) % 2 == 0)
+                    check_qgemm(&list[ci], float_types[ti], Ms[mi], Ms[mi] > 1 && step % 2 ? 3 : 0);
+    if (small) return;
     /* large M: the dequantize + cuBLAS path on CUDA */
     check_qgemm(&cases[1], MK_F16, 130, 3);
     check_qgemm(&cases[5], MK_BF16, 130, 0);

@@ -50,6 +50,17 @@ static const pcase kPrefill[] = {
     {MK_F16, 8, 8, 8, 2, {3, 50}, {9, 50}, 0, 2, 0.0f, 0.0f, 0},
     {MK_F32, 128, 8, 1, 2, {100, 64}, {130, 64}, 1, 31, 0.0f, 0.0f, 0},
 };
+/* MEDKERN_TEST_SMALL (mkt_small): D 64 and 96 (and 8), GQA 1 and 2, 1..40 tokens with
+   more than one query and key tile (tiles 32x64 at D 64, 16x32 at D 96), empty sequences,
+   Sq > Sk and Sq < Sk, causal, window, softcap, scale, the fused QKV views, F32/F16/BF16.
+   Few heads: a simulator pays for every whole tile. */
+static const pcase kSmallPrefill[] = {
+    {MK_F32, 64, 4, 2, 3, {7, 0, 33}, {7, 5, 20}, 1, -1, 0.0f, 0.0f, 0},
+    {MK_F16, 96, 2, 2, 2, {1, 33}, {1, 40}, 1, 5, 0.0f, 0.0f, 0},
+    {MK_BF16, 96, 4, 2, 3, {20, 5, 9}, {20, 0, 9}, 0, -1, 30.0f, 0.15f, 0},
+    {MK_BF16, 64, 2, 1, 3, {17, 1, 33}, {17, 1, 33}, 1, 8, 20.0f, 0.0f, 1},
+    {MK_F16, 8, 8, 8, 2, {3, 7}, {9, 7}, 0, 2, 0.0f, 0.0f, 0},
+};
 
 static void run_prefill_case(mk_context *ctx, const char *dev, const char *variant, const pcase *c,
                              int ci) {
@@ -162,6 +173,18 @@ static const dcase kDecode[] = {
     {MK_FP8_E4M3, MK_F16, 128, 16, 2, 16, 1, {900}, -1, 0.0f, 0},
     {MK_F16, MK_BF16, 64, 16, 1, 16, 2, {129, 17}, -1, 0.0f, 0}, /* 16 heads per kv head */
     {MK_F16, MK_F16, 40, 4, 2, 16, 2, {50, 300}, -1, 0.0f, 0},   /* D % 16 != 0 */
+};
+/* MEDKERN_TEST_SMALL: every cache dtype, D 64 and 96 (and 40), block sizes 1 and 16,
+   GQA 1..16 (two head groups at 16), empty contexts, one context long enough to split
+   (above the 256-key minimum chunk of a GPU device), window, softcap, q views */
+static const dcase kSmallDecode[] = {
+    {MK_F32, MK_F32, 64, 8, 2, 16, 3, {0, 1, 300}, -1, 0.0f, 0},
+    {MK_F16, MK_F16, 96, 8, 1, 1, 2, {33, 7}, 20, 0.0f, 1},
+    {MK_BF16, MK_BF16, 96, 3, 3, 16, 2, {7, 33}, -1, 10.0f, 0},
+    {MK_I8, MK_F16, 64, 4, 1, 16, 1, {33}, -1, 0.0f, 0},
+    {MK_FP8_E4M3, MK_F32, 96, 16, 2, 1, 4, {1, 17, 0, 40}, 9, 0.0f, 1},
+    {MK_F16, MK_BF16, 64, 16, 1, 16, 2, {33, 17}, -1, 0.0f, 0}, /* 16 heads per kv head */
+    {MK_F16, MK_F16, 40, 4, 2, 16, 2, {7, 33}, -1, 0.0f, 0},    /* D % 16 != 0 */
 };
 
 static void run_decode_case(mk_context *ctx, const char *dev, const char *variant, const dcase *c,
@@ -294,15 +317,20 @@ int main(int argc, char **argv) {
         mk_context *ctx = NULL;
         MKT_OK(mk_context_create(ids[di], &ctx));
         if (!ctx) continue;
+        const int small = mkt_small();
+        const pcase *prefill = small ? kSmallPrefill : kPrefill;
+        const dcase *decode = small ? kSmallDecode : kDecode;
+        const int np = small ? (int)(sizeof kSmallPrefill / sizeof kSmallPrefill[0])
+                             : (int)(sizeof kPrefill / sizeof kPrefill[0]);
+        const int nd = small ? (int)(sizeof kSmallDecode / sizeof kSmallDecode[0])
+                             : (int)(sizeof kDecode / sizeof kDecode[0]);
         for (int vi = 0; vi < npv; vi++) {
             MKT_OK(mk_set_kernel(ctx, MK_OP_ATTENTION_PREFILL, pv[vi]));
-            for (int ci = 0; ci < (int)(sizeof kPrefill / sizeof kPrefill[0]); ci++)
-                run_prefill_case(ctx, ids[di], pv[vi], &kPrefill[ci], ci);
+            for (int ci = 0; ci < np; ci++) run_prefill_case(ctx, ids[di], pv[vi], &prefill[ci], ci);
         }
         for (int vi = 0; vi < ndv; vi++) {
             MKT_OK(mk_set_kernel(ctx, MK_OP_ATTENTION_DECODE, dv[vi]));
-            for (int ci = 0; ci < (int)(sizeof kDecode / sizeof kDecode[0]); ci++)
-                run_decode_case(ctx, ids[di], dv[vi], &kDecode[ci], ci);
+            for (int ci = 0; ci < nd; ci++) run_decode_case(ctx, ids[di], dv[vi], &decode[ci], ci);
         }
         /* Two cases again with each decode kernel style forced (tuned "style": 1 = a
            work-group per (kv head, split), the GPU default; 2 = a work-item per split, the
@@ -313,7 +341,7 @@ int main(int argc, char **argv) {
             MKT_OK(mk_param_set(ctx, "attention_decode", "style", style));
             for (int vi = 0; vi < ndv; vi++) {
                 MKT_OK(mk_set_kernel(ctx, MK_OP_ATTENTION_DECODE, dv[vi]));
-                for (int ci = 0; ci < 2; ci++) run_decode_case(ctx, dev2, dv[vi], &kDecode[ci], ci);
+                for (int ci = 0; ci < 2; ci++) run_decode_case(ctx, dev2, dv[vi], &decode[ci], ci);
             }
         }
         MKT_OK(mk_param_set(ctx, "attention_decode", "style", 0));

@@ -401,14 +401,19 @@ static void check_gemm(const char *variant, mk_dtype t, int64_t M, int64_t N, in
 static void test_gemm(void) {
     const char *names[8];
     int nv = opencl_variants(MK_OP_GEMM, names, 8);
-    static const int64_t shapes[][3] = {{1, 64, 64}, {2, 80, 96}, {3, 96, 128}, {4, 256, 80},
-                                        {1, 13, 7}, {3, 250, 1000}, {7, 128, 256}, {33, 96, 80},
-                                        {69, 130, 200}, {128, 256, 256}, {1, 1, 1}};
+    static const int64_t full[][3] = {{1, 64, 64}, {2, 80, 96}, {3, 96, 128}, {4, 256, 80},
+                                      {1, 13, 7}, {3, 250, 1000}, {7, 128, 256}, {33, 96, 80},
+                                      {69, 130, 200}, {128, 256, 256}, {1, 1, 1}};
+    /* MEDKERN_TEST_SMALL: partial tiles in M, N and K (default tiles 32x32x16), two tile
+       rows, gemv sizes, a strided and a biased case, 1x1x1 */
+    static const int64_t small[][3] = {{1, 64, 64}, {3, 33, 96}, {7, 96, 33}, {33, 13, 96}, {1, 1, 1}};
+    const int64_t(*shapes)[3] = mkt_small() ? small : full;
+    const size_t nshapes = mkt_small() ? sizeof small / sizeof small[0] : sizeof full / sizeof full[0];
     for (int v = 0; v < nv; v++) {
         int gemv = strstr(names[v], "gemv") != NULL;
         MKT_OK(mk_set_kernel(ctx, MK_OP_GEMM, names[v]));
         for (int ti = 0; ti < 3; ti++)
-            for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+            for (size_t s = 0; s < nshapes; s++) {
                 if (gemv && shapes[s][0] > 4) continue; /* gemv takes M <= gemm.gemv_max_m (>= 4) */
                 check_gemm(names[v], float_types[ti], shapes[s][0], shapes[s][1], shapes[s][2], (int)(s & 1),
                            s % 3 == 1 ? 5 : 0);
@@ -576,13 +581,16 @@ static void test_kv(void) {
     static const mk_dtype caches[] = {MK_F32, MK_F16, MK_BF16, MK_I8, MK_FP8_E4M3};
     static const int geo[][4] = {{16, 4, 128, 6}, {1, 1, 64, 5}, {32, 2, 80, 4}, {16, 8, 96, 4}, {16, 1, 256, 5},
                                  {3, 3, 7, 4}};
+    /* MEDKERN_TEST_SMALL: geometries 1, 3 and 5 (block sizes 1, 16 and 3), each cache dtype
+       with each of them; bf16 cache from f16 input keeps {16, 8, 96, 4} */
+    static const int small_geo[] = {1, 3, 5};
     for (int a = 0; a < na; a++)
         for (int c = 0; c < nc; c++) {
             MKT_OK(mk_set_kernel(ctx, MK_OP_KV_APPEND, append[a]));
             MKT_OK(mk_set_kernel(ctx, MK_OP_KV_COPY_BLOCKS, copy[c]));
             for (int ci = 0; ci < 5; ci++)
                 for (int ti = 0; ti < 3; ti++) {
-                    const int *g = geo[(ci + ti) % 6];
+                    const int *g = geo[mkt_small() ? small_geo[(ci + ti) % 6 / 2] : (ci + ti) % 6];
                     check_kv(append[a], copy[c], caches[ci], float_types[ti], g[0], g[1], g[2], g[3]);
                 }
             MKT_OK(mk_set_kernel(ctx, MK_OP_KV_APPEND, NULL));
@@ -599,6 +607,7 @@ static void read_bits(const mk_tensor *t, uint8_t *out) {
 static void test_determinism(void) {
     const mk_dtype t = MK_F32;
     int64_t M = 37, N = 96, K = 1000, rows = 9, n = 4096;
+    if (mkt_small()) M = 33, N = 64, K = 96, rows = 7, n = 1000; /* MEDKERN_TEST_SMALL */
     float *x = mkt_random(t, (size_t)(M * K), 1.0f, 8.0f), *w = mkt_random(t, (size_t)(N * K), 0.03f, 1.0f);
     float *nx = mkt_random(t, (size_t)(rows * n), 2.0f, 8.0f), *nw = mkt_random(t, (size_t)n, 1.0f, 1.0f);
     int64_t xs[2] = {M, K}, ws[2] = {N, K}, ys[2] = {M, N}, ns[2] = {rows, n}, nws[1] = {n};
@@ -721,8 +730,10 @@ static void test_events(void) {
     mk_event *a = NULL, *b = NULL;
     MKT_OK(mk_event_create(ctx, &a));
     MKT_OK(mk_event_create(ctx, &b));
-    int64_t xs[2] = {64, 256}, ws[2] = {256, 256}, ys[2] = {64, 256};
-    float *x = mkt_random(MK_F32, 64 * 256, 1.0f, 1.0f), *w = mkt_random(MK_F32, 256 * 256, 0.06f, 1.0f);
+    const int64_t M = mkt_small() ? 33 : 64, N = mkt_small() ? 64 : 256, K = mkt_small() ? 96 : 256;
+    int64_t xs[2] = {M, K}, ws[2] = {N, K}, ys[2] = {M, N};
+    float *x = mkt_random(MK_F32, (size_t)(M * K), 1.0f, 1.0f);
+    float *w = mkt_random(MK_F32, (size_t)(N * K), 0.06f, 1.0f);
     mk_tensor tx = mkt_upload(ctx, MK_F32, 2, xs, x), tw = mkt_upload(ctx, MK_F32, 2, ws, w);
     mk_tensor ty = mkt_output(ctx, MK_F32, 2, ys);
     MKT_OK(mk_gemm(ctx, &tx, &tw, NULL, &ty)); /* builds the program outside the timing */

@@ -43,8 +43,29 @@ static const qcase kCases[] = {
     {MK_QW4, 32, 1, 0, 2049, 128, MK_BF16, 1, 0}, /* rows for 64-row items (qgemv_rows) */
 };
 static const int kM[] = {1, 3, 7, 33, 100};
-/* M = 3 only on the last case (W4: qgemv_rows' 4-token build) */
+/* MEDKERN_TEST_SMALL (mkt_small): every format, group size, zero points, k_perm, bias,
+   view and x dtype of kCases on smaller N and K (N odd, K not a multiple of 16 where the
+   format allows); the last case still has enough rows for 64-row qgemv_rows items on a
+   one-compute-unit device; M = 1, 3, 7 (GEMV) and 33 (tiled; opencl.qgemm_tiled runs only
+   there: its 64x64 output tiles make every M up to 64 cost the same) */
+static const qcase kSmallCases[] = {
+    {MK_QW4, 32, 0, 0, 33, 96, MK_F16, 1, 0},
+    {MK_QW4, 128, 1, 1, 13, 128, MK_BF16, 0, 1},
+    {MK_QW4, 64, 0, 1, 17, 192, MK_F16, 0, 0},
+    {MK_QW4, 32, 1, 0, 7, 96, MK_BF16, 1, 0},
+    {MK_QW8, 0, 0, 0, 33, 99, MK_F16, 1, 1},
+    {MK_QW8, 64, 0, 1, 7, 128, MK_BF16, 0, 0},
+    {MK_QW8A8, 0, 0, 0, 13, 100, MK_F16, 1, 0},
+    {MK_QW8A8, 0, 0, 1, 31, 77, MK_BF16, 0, 1},
+    {MK_QFP8, 0, 0, 1, 17, 77, MK_F16, 1, 0},
+    {MK_QFP8, 0, 0, 0, 1, 33, MK_BF16, 0, 0},
+    {MK_QW4, 32, 1, 0, 257, 64, MK_BF16, 1, 0},
+};
+static const int kSmallM[] = {1, 3, 7, 33};
+/* M = 3 only on the last case (W4: qgemv_rows' 4-token build), in both lists */
 static const int kM3Case = (int)(sizeof kCases / sizeof kCases[0]) - 1;
+_Static_assert(sizeof kCases / sizeof kCases[0] == sizeof kSmallCases / sizeof kSmallCases[0],
+               "kSmallCases mirrors kCases");
 
 static const char *fmt_name(mk_qformat f) {
     return f == MK_QW4 ? "w4" : f == MK_QW8 ? "w8" : f == MK_QW8A8 ? "w8a8" : "fp8";
@@ -96,8 +117,10 @@ static void run_case(mk_context *ctx, const char *dev, const char **variants, in
     int64_t bs[1] = {c->n};
     mk_tensor tb = mkt_upload(ctx, c->xt, 1, bs, bias);
 
-    for (int mi = 0; mi < (int)(sizeof kM / sizeof kM[0]); mi++) {
-        int64_t M = kM[mi], K = c->k, N = c->n;
+    const int *Ms = mkt_small() ? kSmallM : kM;
+    const int nM = mkt_small() ? (int)(sizeof kSmallM / sizeof kSmallM[0]) : (int)(sizeof kM / sizeof kM[0]);
+    for (int mi = 0; mi < nM; mi++) {
+        int64_t M = Ms[mi], K = c->k, N = c->n;
         if (M == 3 && ci != kM3Case) continue;
         float *x = mkt_alloc((size_t)(M * K) * 4), *ref = mkt_alloc((size_t)(M * N) * 4);
         float *y = mkt_alloc((size_t)(M * N) * 4), *y2 = mkt_alloc((size_t)(M * N) * 4);
@@ -123,6 +146,8 @@ static void run_case(mk_context *ctx, const char *dev, const char **variants, in
         }
         int64_t ys[2] = {M, N};
         for (int vi = 0; vi < nvar; vi++) {
+            /* MEDKERN_TEST_SMALL: the tiled variant at M = 33 only, and not in the GEMV reruns */
+            if (mkt_small() && (M < 33 || strstr(dev, "gemv_rows")) && strstr(variants[vi], "tiled")) continue;
             MKT_OK(mk_set_kernel(ctx, MK_OP_QGEMM, variants[vi]));
             char w2[520];
             snprintf(w2, sizeof w2, "%s M=%lld %s", what, (long long)M, variants[vi]);
@@ -171,7 +196,7 @@ static void run_exact_codes(mk_context *ctx, const char *dev, const char **varia
                             mk_qformat fmt) {
     mkref_rng r;
     mkt_rng(&r, 900 + (uint64_t)fmt);
-    const int64_t K = 200, M = 9;
+    const int64_t K = mkt_small() ? 64 : 200, M = 9; /* MEDKERN_TEST_SMALL: one 64-row tile */
     mk_qweight_desc desc = {fmt, K, K, 0, 0};
     mk_qweight_data data;
     MKT_OK(mk_qweight_data_alloc(&desc, 0, 0, &data));
@@ -252,8 +277,9 @@ int main(int argc, char **argv) {
                 mkt_variant_on_device(ctx, MK_OP_QGEMM, info[i].name))
                 variants[nvar++] = info[i].name;
         MKT_CHECK(nvar > 0, "no OpenCL qgemm variant runs on %s", ids[di]);
+        const qcase *cases = mkt_small() ? kSmallCases : kCases;
         for (int ci = 0; ci < (int)(sizeof kCases / sizeof kCases[0]); ci++)
-            run_case(ctx, ids[di], variants, nvar, &kCases[ci], ci);
+            run_case(ctx, ids[di], variants, nvar, &cases[ci], ci);
         /* The first W4 case again with each W4 GEMV kernel forced (tuned "gemv_rows": 1 = a
            work-item per row, the GPU default; 64 = qgemv_rows, the CPU default), so both run
            on any device. */
@@ -261,7 +287,7 @@ int main(int argc, char **argv) {
         for (int rows = 1; rows <= 64; rows += 63) {
             snprintf(dev2, sizeof dev2, "%s gemv_rows=%d", ids[di], rows);
             MKT_OK(mk_param_set(ctx, "qgemm", "gemv_rows", rows));
-            run_case(ctx, dev2, variants, nvar, &kCases[0], 0);
+            run_case(ctx, dev2, variants, nvar, &cases[0], 0);
         }
         MKT_OK(mk_param_set(ctx, "qgemm", "gemv_rows", 0));
         run_exact_codes(ctx, ids[di], variants, nvar, MK_QW8A8);

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # README's second command (and CI's): installs what is missing, builds with warnings as
-# errors, runs the whole ctest suite (CUDA tests report SKIP without a GPU), then the
-# sanitizer stages (tools/run-sanitizers.sh: ASan+UBSan, valgrind, TSan) and the fuzz
-# targets for a bounded time (tools/run-fuzz.sh). MEDKERN_QUICK=1 runs ctest only.
+# errors, runs the whole ctest suite (CUDA tests report SKIP without a GPU), then the CUDA
+# emulator stage (tools/run-cuda-emu.sh: the CUDA kernels on the CPU emulator with
+# ASan+UBSan), the Oclgrind stage (tools/run-oclgrind.sh), the sanitizer stages
+# (tools/run-sanitizers.sh: ASan+UBSan, valgrind, TSan) and the fuzz targets for a bounded
+# time (tools/run-fuzz.sh). MEDKERN_QUICK=1 runs ctest only.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bash "$root/tools/setup-debian.sh"
@@ -11,10 +13,12 @@ build="${MEDKERN_BUILD_DIR:-$root/build}"
 (cd "$build" && ctest --output-on-failure -j "$(nproc 2>/dev/null || echo 2)" "$@")
 stages=1
 if [ "${MEDKERN_QUICK:-0}" != 1 ]; then
+  bash "$root/tools/run-cuda-emu.sh"
+  bash "$root/tools/run-oclgrind.sh" "$build"
   bash "$root/tools/run-sanitizers.sh" "$build"
   bash "$root/tools/run-fuzz.sh" "${MEDKERN_FUZZ_SECONDS:-30}"
-  stages=3
+  stages=5
 fi
 # (set -e stops at the first failing stage, so reaching here means all passed)
-echo "test stages (ctest, sanitizers, fuzz):"
+echo "test stages (ctest, cuda-emu, oclgrind, sanitizers, fuzz):"
 echo "$stages passed, 0 failed"

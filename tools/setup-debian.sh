@@ -18,6 +18,7 @@ packages=(
   python3-jsonschema                            # tests/cli/conform.sh: report vs docs/conform.schema.json
                                                 # (and profile_html.sh, profile.sh: docs/profile-report.schema.json)
   valgrind                                      # memcheck stage: tools/run-sanitizers.sh
+  oclgrind                                      # OpenCL on a simulated device (bounds, races): tools/run-oclgrind.sh
   clang libclang-rt-14-dev                      # libFuzzer targets: tools/run-fuzz.sh; clang's
                                                 # OpenCL front end: test_opencl_kernels_compile
 )

@@ -20,7 +20,13 @@ void mkt_init(int argc, char **argv, const char *name) {
         if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) mkt_seed = strtoull(argv[++i], NULL, 0);
     printf("[%s] seed %llu (replay with --seed %llu or MEDKERN_SEED)\n", name,
            (unsigned long long)mkt_seed, (unsigned long long)mkt_seed);
+    if (mkt_small()) printf("[%s] small shapes only (MEDKERN_TEST_SMALL)\n", name);
     fflush(stdout);
+}
+
+int mkt_small(void) {
+    const char *env = getenv("MEDKERN_TEST_SMALL");
+    return env && env[0] && strcmp(env, "0") != 0;
 }
 
 int mkt_finish(void) {

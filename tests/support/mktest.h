@@ -3,7 +3,8 @@
  * reference, guard bytes after device buffers, poisoned outputs.
  *
  * A test program calls mkt_init(argc, argv) first (reads --seed N or MEDKERN_SEED,
- * prints the seed), uses MKT_CHECK / mkt_compare, and returns mkt_finish(). Every failure
+ * prints the seed), uses MKT_CHECK / mkt_compare, and returns mkt_finish(). Shape lists
+ * shrink to a few small odd shapes under MEDKERN_TEST_SMALL (mkt_small). Every failure
  * prints the seed so it can be replayed. mkt_skip() exits with 77 (ctest SKIP).
  */
 #ifndef MEDKERN_TESTS_MKTEST_H
@@ -25,6 +26,13 @@ extern int mkt_failures;      /* failed checks so far           */
 extern int mkt_checks;        /* checks so far                  */
 
 void mkt_init(int argc, char **argv, const char *name);
+/* 1 when the environment sets MEDKERN_TEST_SMALL (to anything but "" or "0"): the device
+   tests then run a few small odd shapes instead of their full shape lists (odd token
+   counts such as 1, 7, 33; D 64 and 96; a GQA ratio > 1; block sizes 1 and 16), still
+   every op, variant, dtype and cache dtype, with the same checks and tolerances. For
+   slow devices: the Oclgrind stage (tools/run-oclgrind.sh, tests/oclgrind/README.md).
+   mkt_init prints it when it is on. */
+int mkt_small(void);
 int  mkt_finish(void);        /* prints a summary; 0 when no failure, 1 otherwise */
 void mkt_skip(const char *why); /* exits 77 */
 
