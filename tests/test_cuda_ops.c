@@ -576,6 +576,7 @@ static const prefill_case small_prefill_cases[] = {
     {MK_BF16, 96, 2, 1, 1, {33}, {40}, 1, 16, 0.0f, 0.0f, 3},
     {MK_F16, 96, 2, 1, 3, {7, 0, 5}, {7, 3, 1}, 1, -1, 0.0f, 0.15f, 8},
     {MK_BF16, 64, 2, 1, 2, {1, 33}, {1, 40}, 0, 0, 30.0f, 0.0f, 0},
+    {MK_F32, 64, 2, 1, 3, {7, 0, 40}, {7, 9, 60}, 1, -1, 0.0f, 0.0f, 0},
     {MK_F32, 96, 2, 1, 2, {17, 7}, {20, 7}, 0, 16, 0.0f, 0.0f, 5},
     {MK_F16, 40, 2, 1, 2, {3, 33}, {9, 33}, 1, 20, 10.0f, 0.0f, 0},
     {MK_BF16, 8, 4, 4, 1, {17}, {17}, 0, 2, 0.0f, 0.0f, 3},
@@ -1050,7 +1051,7 @@ static void test_qgemm(void) {
         {MK_QW4, 1, 256, 128, 1, 0, 0},  {MK_QW4, 40, 64, 32, 1, 1, 1},    {MK_QW8, 33, 100, 0, 0, 1, 1},
         {MK_QW8, 40, 96, 32, 0, 0, 0},   {MK_QW8, 9, 256, 128, 0, 1, 1}};
     /* MEDKERN_TEST_SMALL: the same formats and flags with N and K up to 128 and M 1, 7, 33;
-       M = 33 (whole 64x64 tiles on OpenCL) on every other case, in one x dtype, alternating */
+       M = 33 (the tiled kernel: whole 64x64 tiles) in one x dtype per case, alternating */
     static const qgemm_case small_cases[] = {
         {MK_QW4, 33, 96, 32, 0, 1, 0},   {MK_QW4, 65, 128, 64, 1, 1, 1}, {MK_QW4, 17, 128, 128, 0, 0, 1},
         {MK_QW4, 1, 128, 128, 1, 0, 0},  {MK_QW4, 13, 64, 32, 1, 1, 1},  {MK_QW8, 33, 100, 0, 0, 1, 1},
@@ -1064,7 +1065,7 @@ static void test_qgemm(void) {
     for (size_t ci = 0; ci < ncases; ci++)
         for (int ti = 1; ti < 3; ti++)
             for (size_t mi = 0; mi < nM; mi++, step++)
-                if (!small || Ms[mi] < 33 || (ci % 2 == 0 && (ci / 2 + (size_t)ti) % 2 == 0))
+                if (!small || Ms[mi] < 33 || (ci + (size_t)ti) % 2 == 0)
                     check_qgemm(&list[ci], float_types[ti], Ms[mi], Ms[mi] > 1 && step % 2 ? 3 : 0);
     if (small) return;
     /* large M: the dequantize + cuBLAS path on CUDA */

@@ -715,11 +715,10 @@ static void test_disk_cache_and_tuning(const char *id, const char *cache_dir) {
         MKT_OK(mk_context_create(id, &ctx));
         if (!ctx) break;
         MKT_OK(mk_set_kernel(ctx, MK_OP_GEMM, "opencl.tiled"));
-        const int small = mkt_small(); /* MEDKERN_TEST_SMALL: smaller K and M */
-        check_gemm("opencl.tiled", MK_BF16, small ? 7 : 33, 80, small ? 33 : 96, 1, 3);
-        check_gemm("opencl.tiled", MK_F32, 7, 13, small ? 64 : 200, 0, 0);
+        check_gemm("opencl.tiled", MK_BF16, 33, 80, 96, 1, 3);
+        check_gemm("opencl.tiled", MK_F32, 7, 13, 200, 0, 0);
         MKT_OK(mk_set_kernel(ctx, MK_OP_GEMM, "opencl.gemv"));
-        check_gemm("opencl.gemv", MK_F16, 2, 96, small ? 96 : 1000, 1, 0);
+        check_gemm("opencl.gemv", MK_F16, 2, 96, 1000, 1, 0);
         check_norm(MK_OP_RMSNORM, "opencl.wg_reduce", MK_F32, 5, 1000, 0, 1, 0);
         mk_context_destroy(ctx);
         ctx = saved;
@@ -731,7 +730,7 @@ static void test_events(void) {
     mk_event *a = NULL, *b = NULL;
     MKT_OK(mk_event_create(ctx, &a));
     MKT_OK(mk_event_create(ctx, &b));
-    const int64_t M = mkt_small() ? 7 : 64, N = mkt_small() ? 32 : 256, K = mkt_small() ? 64 : 256;
+    const int64_t M = mkt_small() ? 33 : 64, N = mkt_small() ? 64 : 256, K = mkt_small() ? 96 : 256;
     int64_t xs[2] = {M, K}, ws[2] = {N, K}, ys[2] = {M, N};
     float *x = mkt_random(MK_F32, (size_t)(M * K), 1.0f, 1.0f);
     float *w = mkt_random(MK_F32, (size_t)(N * K), 0.06f, 1.0f);

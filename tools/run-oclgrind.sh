@@ -1,29 +1,29 @@
 #!/usr/bin/env bash
-# The OpenCL tests under Oclgrind, a simulated OpenCL 1.2 device that reports invalid
-# (out-of-bounds) accesses and data races. One summary line, like tools/run-sanitizers.sh:
+# The OpenCL tests under Oclgrind (a simulated OpenCL 1.2 device that reports
+# out-of-bounds accesses and data races), one summary line like tools/run-sanitizers.sh:
 #   oclgrind  every ctest test labelled `opencl` that runs OpenCL code (commands and
 #             environment from `ctest --show-only=json-v1` of the build, so
-#             test_conversion_sweeps_opencl = test_cuda_ops --backend opencl is one), each
-#             as `oclgrind --data-races --check-api --log LOG PROGRAM ARGS`, two at a
-#             time, the longest first, with MEDKERN_TEST_SMALL=1 (a few small odd shapes:
-#             tests/support/mktest.h), a fresh MEDKERN_CACHE_DIR, and the OpenCL ICDs
-#             hidden (OCL_ICD_VENDORS -> an empty dir: oclgrind LD_PRELOADs its own
-#             runtime, so its simulator is the only OpenCL device the tests find).
-#             Left out: test_opencl_kernels_compile (clang only compiles) and
-#             test_opencl_ext_variants_assumed (its opencl.qgemv_dot8 builds with
-#             -cl-std=CL3.0, which Oclgrind 21.10 advertises but cannot compile).
+#             test_conversion_sweeps_opencl = test_cuda_ops --backend opencl and
+#             test_opencl_ext_variants run; left out: test_opencl_kernels_compile (clang
+#             only compiles) and test_opencl_ext_variants_assumed (its opencl.qgemv_dot8
+#             builds with -cl-std=CL3.0, which Oclgrind 21.10 advertises but cannot
+#             compile), each as `oclgrind --data-races --log LOG PROGRAM ARGS` with
+#             MEDKERN_TEST_SMALL=1
+#             (a few small odd shapes: tests/support/mktest.h) and the OpenCL ICDs hidden
+#             (OCL_ICD_VENDORS -> an empty dir; oclgrind LD_PRELOADs its own runtime, so
+#             its simulator is then the only OpenCL device). Two at a time.
 # A test fails the stage when it exits with anything but 0 or 77 (SKIP), or when Oclgrind
 # wrote anything to its log: Oclgrind exits 0 whatever it finds, and with --log every
-# report it makes (invalid accesses, data races, invalid API calls, fatal errors) goes to
-# that file and nothing else does. Not --uninitialized: Oclgrind 21.10 aborts on LLVM's
-# `freeze` instruction with it. What the stage can and cannot see, and its time:
+# report it makes (invalid reads/writes, data races, work-group divergence, fatal errors)
+# goes to that file and nothing else does. Not --uninitialized: Oclgrind 21.10 aborts on
+# LLVM's `freeze` instruction with it. What this stage can and cannot see:
 # tests/oclgrind/README.md.
 # Usage, from anywhere:  bash tools/run-oclgrind.sh [plain-build-dir]   (default build/, as
 # tools/build.sh makes it). SKIP (exit 0) without oclgrind or without the build.
-# Environment: MEDKERN_OCLGRIND_TESTS (a regex: only the tests above whose name matches),
-# MEDKERN_OCLGRIND_CONFORM=1 (test_conform too, label core: its fixed --quick sweep on
-# every device, Oclgrind's included; about 5 minutes more), MEDKERN_OCLGRIND_TIMEOUT
-# (seconds per test, default 600), MEDKERN_SEED (passed on).
+# Environment: MEDKERN_OCLGRIND_TESTS (a regex over the test names: only those of the
+# above that match), MEDKERN_OCLGRIND_CONFORM=1 (test_conform too, label core: its fixed
+# --quick sweep on every device, Oclgrind's included; about 5 minutes more),
+# MEDKERN_OCLGRIND_TIMEOUT (seconds per test, default 600), MEDKERN_SEED (passed on).
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -94,7 +94,7 @@ run_one() { # name env cmd
     IFS=$'\x1f' read -r -a env <<<"$2"
     IFS=$'\x1f' read -r -a cmd <<<"$3"
     env "${env[@]}" MEDKERN_TEST_SMALL=1 OCL_ICD_VENDORS="$logs/no-icd" MEDKERN_CACHE_DIR="$logs/cache/$name" \
-        timeout "$per_test" oclgrind --data-races --check-api --log "$logs/$name.oclgrind" "${cmd[@]}" \
+        timeout "$per_test" oclgrind --data-races --log "$logs/$name.oclgrind" "${cmd[@]}" \
         >"$logs/$name.log" 2>&1
     rc=$?
     echo "$name $rc $((SECONDS - s))" >"$logs/$name.rc"
@@ -134,10 +134,9 @@ done
 extra=""
 [ ${#skipped[@]} -gt 0 ] && extra=" (SKIP: ${skipped[*]})"
 rm -rf "$logs/cache" "$logs/no-icd"
-note "logs in $logs"
 if [ ${#bad[@]} -eq 0 ]; then
     summary PASS $((SECONDS - t0)) "$ran tests, $checks checks, no reports$extra"
     exit 0
 fi
-summary FAIL $((SECONDS - t0)) "${bad[*]}$extra"
+summary FAIL $((SECONDS - t0)) "${bad[*]}$extra (logs in $logs)"
 exit 1
