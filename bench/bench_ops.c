@@ -95,7 +95,7 @@ static work work_of(const op_case *c) {
     const mkb_shape *s = &c->s;
     double B = s->batch, T = (double)s->batch * s->q_len, Hq = s->heads, Hkv = s->kv_heads,
            D = s->head_dim, H = s->hidden, I = s->intermediate, e = 2 /* f16 */;
-    double ctx = s->window >= 0 && s->context > s->window + 1 ? s->window + 1 : s->context;
+    double ctx = s->window > 0 && s->context > s->window ? s->window : s->context;
     work w = {0, 0, 0};
     switch (c->op) {
     case MK_OP_ATTENTION_DECODE:
@@ -348,7 +348,7 @@ static void describe(const op_case *c, int nsets, char *out, size_t n) {
     case MK_OP_ATTENTION_PREFILL:
         len = snprintf(out, n, "B=%d Sq=%d Sk=%d Hq=%d Hkv=%d D=%d", s->batch, s->q_len,
                        s->context, s->heads, s->kv_heads, s->head_dim);
-        if (s->window >= 0) len += snprintf(out + len, n - (size_t)len, " window=%d", s->window);
+        if (s->window > 0) len += snprintf(out + len, n - (size_t)len, " window=%d", s->window);
         break;
     case MK_OP_QGEMM:
     case MK_OP_GEMM:
@@ -434,7 +434,7 @@ static void add_attention_grid(void) {
     };
     for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) {
         if (g[i].small ? !mkb_small() : !mkb_full()) continue;
-        mkb_shape s = {"", "", g[i].small, 1024, 8, 8, 128, 4096, 10000.f, -1,
+        mkb_shape s = {"", "", g[i].small, 1024, 8, 8, 128, 4096, 10000.f, 0,
                        g[i].batch, g[i].q_len, g[i].context};
         char name[64], fmt[24];
         int decode = g[i].q_len == 1;

@@ -152,7 +152,7 @@ static double flops_of(const rcase *c) {
 
 static mk_status run(mk_context *ctx, const rcase *c, inputs *in) {
     if (c->op == OP_GEMV) return mk_qgemm(ctx, &in->x, in->qw, NULL, &in->y);
-    mk_attn_params p = {0, 1, -1, 0};
+    mk_attn_params p = {0, 1, 0, 0};
     return mk_attention_decode(ctx, &in->q, in->cache, &in->table, &in->lens, &p, &in->out);
 }
 

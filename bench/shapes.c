@@ -20,18 +20,18 @@
 
 /* name, model, small, hidden, Hq, Hkv, D, intermediate, theta, window, B, q_len, context */
 const mkb_shape mkb_shapes[] = {
-    {"small/decode/bs2", "", 1, 256, 4, 2, 64, 512, 10000.f, -1, 2, 1, 256},
-    {"small/prefill/64", "", 1, 256, 4, 2, 64, 512, 10000.f, -1, 1, 64, 64},
+    {"small/decode/bs2", "", 1, 256, 4, 2, 64, 512, 10000.f, 0, 2, 1, 256},
+    {"small/prefill/64", "", 1, 256, 4, 2, 64, 512, 10000.f, 0, 1, 64, 64},
 
-    {"llama2-7b/decode/bs1", "base:llama-2-7b", 0, 4096, 32, 32, 128, 11008, 10000.f, -1, 1, 1, 4096},
-    {"meditron-7b/decode/bs1", "meditron-7b", 0, 4096, 32, 32, 128, 11008, 10000.f, -1, 1, 1, 2048},
-    {"meditron-7b/prefill/2048", "meditron-7b", 0, 4096, 32, 32, 128, 11008, 10000.f, -1, 1, 2048, 2048},
-    {"meditron-70b/decode/bs8", "meditron-70b", 0, 8192, 64, 8, 128, 28672, 10000.f, -1, 8, 1, 4096},
-    {"llama3-8b/decode/bs1", "base:llama-3-8b", 0, 4096, 32, 8, 128, 14336, 500000.f, -1, 1, 1, 8192},
-    {"llama3-8b/prefill/2048", "base:llama-3-8b", 0, 4096, 32, 8, 128, 14336, 500000.f, -1, 1, 2048, 2048},
-    {"llama3-med42-8b/decode/bs16", "llama3-med42-8b", 0, 4096, 32, 8, 128, 14336, 500000.f, -1, 16, 1, 2048},
+    {"llama2-7b/decode/bs1", "base:llama-2-7b", 0, 4096, 32, 32, 128, 11008, 10000.f, 0, 1, 1, 4096},
+    {"meditron-7b/decode/bs1", "meditron-7b", 0, 4096, 32, 32, 128, 11008, 10000.f, 0, 1, 1, 2048},
+    {"meditron-7b/prefill/2048", "meditron-7b", 0, 4096, 32, 32, 128, 11008, 10000.f, 0, 1, 2048, 2048},
+    {"meditron-70b/decode/bs8", "meditron-70b", 0, 8192, 64, 8, 128, 28672, 10000.f, 0, 8, 1, 4096},
+    {"llama3-8b/decode/bs1", "base:llama-3-8b", 0, 4096, 32, 8, 128, 14336, 500000.f, 0, 1, 1, 8192},
+    {"llama3-8b/prefill/2048", "base:llama-3-8b", 0, 4096, 32, 8, 128, 14336, 500000.f, 0, 1, 2048, 2048},
+    {"llama3-med42-8b/decode/bs16", "llama3-med42-8b", 0, 4096, 32, 8, 128, 14336, 500000.f, 0, 16, 1, 2048},
     {"biomistral-7b/decode/bs1", "biomistral-7b", 0, 4096, 32, 8, 128, 14336, 10000.f, 4096, 1, 1, 8192},
-    {"medgemma-27b/decode/bs1", "medgemma-27b-text-it", 0, 5376, 32, 16, 128, 21504, 1000000.f, -1, 1, 1, 8192},
+    {"medgemma-27b/decode/bs1", "medgemma-27b-text-it", 0, 5376, 32, 16, 128, 21504, 1000000.f, 0, 1, 1, 8192},
     {"medgemma-4b/decode/bs1", "medgemma-4b-it", 0, 2560, 8, 4, 256, 10240, 10000.f, 1024, 1, 1, 8192},
 };
 const int mkb_shape_count = (int)(sizeof mkb_shapes / sizeof mkb_shapes[0]);

@@ -13,7 +13,7 @@ typedef struct {
     int head_dim;       /* D                                                              */
     int intermediate;   /* intermediate_size of the gated MLP                             */
     float rope_theta;
-    int window;         /* sliding window in tokens, -1 = none                            */
+    int window;         /* sliding window in tokens (mk_attn_params.window), 0 = none     */
     int batch;          /* sequences (B)                                                  */
     int q_len;          /* new tokens per sequence: 1 for decode, the prompt for prefill  */
     int context;        /* keys per sequence seen by attention (includes the new tokens)  */

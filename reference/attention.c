@@ -8,7 +8,7 @@
  *   out  = sum_j exp(s_j - m) * v_j / l,  lse = m + log(l)   (natural log)
  *
  * Masking: query i of a sequence with Sq queries and Sk keys sees key j iff
- * (!causal || j <= i + Sk - Sq) && (window_left < 0 || j >= i + Sk - Sq - window_left),
+ * (!causal || j <= i + Sk - Sq) && (window == 0 || j > i + Sk - Sq - window),
  * which is always one contiguous range of j. A row that sees no key gets out = 0 and
  * lse = -inf.
  */
@@ -50,7 +50,7 @@ static void visible(const mk_attn_params *p, int64_t i, int64_t sq, int64_t sk, 
     *lo = 0;
     *hi = sk;
     if (p->causal && diag + 1 < *hi) *hi = diag + 1;
-    if (p->window_left >= 0 && diag - p->window_left > *lo) *lo = diag - p->window_left;
+    if (p->window > 0 && diag - p->window + 1 > *lo) *lo = diag - p->window + 1;
     if (*hi < *lo) *hi = *lo;
 }
 

@@ -84,7 +84,7 @@ float mkref_kv_value(const mkref_kv_cache *c, int which, int64_t slot, int head,
 
 /*
  * Decode: q [B][Hq][D], block_table [B][max_blocks], context_lens [B], out [B][Hq][D].
- * The query is the last of context_lens[b] tokens (window_left applies, causal is moot).
+ * The query is the last of context_lens[b] tokens (the window applies, causal is moot).
  */
 void mkref_attention_decode(const float *q, const mkref_kv_cache *c, const int32_t *block_table,
                             int max_blocks, const int32_t *context_lens, int B, int Hq,

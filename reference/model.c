@@ -212,7 +212,7 @@ static int forward(mkref_model *m, const int32_t *tokens, int n, int decode, flo
     const int p0 = m->len, len = p0 + n;
     const mk_rope_params rope = {.style = MK_ROPE_HALF, .theta = c->rope_theta, .rotary_dim = 0,
                                  .scaling = MK_ROPE_SCALING_NONE, .factor = 1.0f};
-    const mk_attn_params ap = {.scale = 0.0f, .causal = 1, .window_left = -1, .softcap = 0.0f};
+    const mk_attn_params ap = {.scale = 0.0f, .causal = 1, .window = 0, .softcap = 0.0f};
     for (int t = 0; t < n; t++) {
         int p = p0 + t;
         m->pos[t] = p;

@@ -341,7 +341,7 @@ static void test_prefill_fused(mk_dtype t, int64_t Hq, int64_t Hkv, int64_t D, u
     mk_tensor cq = mkt_upload_i32(ctx, 1, (int64_t[]){4}, cu);
     mk_tensor out = mkt_output(ctx, t, 3, (int64_t[]){T, Hq, D});
     mk_tensor lse = mkt_output(ctx, MK_F32, 2, (int64_t[]){T, Hq});
-    mk_attn_params p = {0.0f, 1, -1, 0.0f};
+    mk_attn_params p = {0.0f, 1, 0, 0.0f};
     MKT_OK(mk_attention_prefill(ctx, &q, &k, &v, &cq, &cq, &p, &out, &lse));
     expect_ref_kernel(MK_OP_ATTENTION_PREFILL);
     float *fq = gather(&h, &q), *fk = gather(&h, &k), *fv = gather(&h, &v);
@@ -376,7 +376,7 @@ static void test_prefill_cross(mk_dtype t, uint64_t salt) {
     mk_tensor k = view(&hk, 0, 3, (int64_t[]){Tk, Hkv, D}, (int64_t[]){Hkv * D, D, 1});
     mk_tensor v = view(&hv, 0, 3, (int64_t[]){Tk, Hkv, D}, (int64_t[]){Hkv * D, D, 1});
     mk_tensor cq = mkt_upload_i32(ctx, 1, (int64_t[]){4}, cq_v), ck = mkt_upload_i32(ctx, 1, (int64_t[]){4}, ck_v);
-    mk_attn_params ps[3] = {{0.3f, 1, 2, 20.0f}, {0.0f, 0, -1, 0.0f}, {0.0f, 1, 0, 0.0f}};
+    mk_attn_params ps[3] = {{0.3f, 1, 3, 20.0f}, {0.0f, 0, 0, 0.0f}, {0.0f, 1, 1, 0.0f}};
     for (int i = 0; i < 3; i++) {
         mk_tensor out = mkt_output(ctx, t, 3, (int64_t[]){T, Hq, D});
         mk_tensor lse = mkt_output(ctx, MK_F32, 2, (int64_t[]){T, Hq});
@@ -517,7 +517,7 @@ static void test_kv_and_decode(mk_dtype cache_t, mk_dtype q_t, uint64_t salt) {
     const int32_t cl_v[3] = {5, 16, 1};
     mk_tensor bt = mkt_upload_i32(ctx, 2, (int64_t[]){B, maxb}, bt_v);
     mk_tensor cl = mkt_upload_i32(ctx, 1, (int64_t[]){B}, cl_v);
-    mk_attn_params ps[3] = {{0.0f, 0, -1, 0.0f}, {0.2f, 1, 3, 0.0f}, {0.0f, 0, -1, 15.0f}};
+    mk_attn_params ps[3] = {{0.0f, 0, 0, 0.0f}, {0.2f, 1, 4, 0.0f}, {0.0f, 0, 0, 15.0f}};
     float *fq = gather(&hq, &q);
     for (int i = 0; i < 3; i++) {
         mk_tensor out = mkt_output(ctx, q_t, 3, (int64_t[]){B, Hq, D});

@@ -392,7 +392,7 @@ static void test_prefill(void) {
     c.t[4] = IVEC(0, 3, 6);
     c.t[5] = tens(MK_F32, 3, T, Hq, D);
     c.t[6] = tens(MK_F32, 2, T, Hq, 1);
-    g_attn = (mk_attn_params){0.0f, 1, -1, 0.0f};
+    g_attn = (mk_attn_params){0.0f, 1, 0, 0.0f};
     baseline(&c);
     /* lse is optional */
     MKT_OK(call1(&c, 6, NULL));
@@ -483,11 +483,11 @@ static void test_prefill(void) {
     FAILS("params->softcap", call0(&c));
     g_attn.softcap = INFINITY;
     FAILS("params->softcap", call0(&c));
-    g_attn = good, g_attn.window_left = -2;
-    FAILS("params->window_left is -2", call0(&c));
-    g_attn.window_left = INT32_MIN;
-    FAILS("params->window_left", call0(&c));
-    g_attn = good, g_attn.window_left = 0, g_attn.softcap = 30.0f, g_attn.scale = 0.1f;
+    g_attn = good, g_attn.window = -1;
+    FAILS("params->window is -1", call0(&c));
+    g_attn.window = INT32_MIN;
+    FAILS("params->window", call0(&c));
+    g_attn = good, g_attn.window = 1, g_attn.softcap = 30.0f, g_attn.scale = 0.1f;
     MKT_OK(call0(&c)); /* valid non-defaults */
     repoison(c.t[5].buf), repoison(c.t[6].buf);
     g_attn = good;
@@ -543,7 +543,7 @@ static void test_decode(mk_kv_cache *cache, mk_kv_cache *cache_other) {
     c.t[2] = IVEC(6, 3);
     c.t[3] = tens(MK_F32, 3, B, Hq, D);
     g_cache = cache;
-    g_attn = (mk_attn_params){0.0f, 0, -1, 0.0f};
+    g_attn = (mk_attn_params){0.0f, 0, 0, 0.0f};
     baseline(&c);
     generic_checks(&c);
 
@@ -593,9 +593,9 @@ static void test_decode(mk_kv_cache *cache, mk_kv_cache *cache_other) {
     FAILS("params->scale", call0(&c));
     g_attn.scale = 0, g_attn.softcap = -2;
     FAILS("params->softcap", call0(&c));
-    g_attn.softcap = 0, g_attn.window_left = -3;
-    FAILS("params->window_left", call0(&c));
-    g_attn.window_left = -1;
+    g_attn.softcap = 0, g_attn.window = -3;
+    FAILS("params->window", call0(&c));
+    g_attn.window = 0;
     /* aliasing */
     m = view(&c.t[0], 0, MK_F32, 3, B, Hq, D);
     FAILS("out overlaps q", call1(&c, 3, &m));
@@ -863,8 +863,8 @@ static void test_rope(void) {
     mk_tensor m;
     mk_rope_params good = g_rope;
     FAILS("params is NULL", mk_rope(ctx, &c.t[0], &c.t[1], NULL));
-    float bad_theta[] = {0.0f, 1.0f, 0.5f, -10000.0f, NAN, INFINITY};
-    for (int i = 0; i < 6; i++) {
+    float bad_theta[] = {1.0f, 0.5f, -10000.0f, NAN, INFINITY}; /* 0 is the default, 10000 */
+    for (int i = 0; i < 5; i++) {
         g_rope = good, g_rope.theta = bad_theta[i];
         FAILS("params->theta", call0(&c));
     }
@@ -884,7 +884,7 @@ static void test_rope(void) {
     FAILS("params->style (-1)", call0(&c));
     g_rope = good, g_rope.scaling = (mk_rope_scaling)3;
     FAILS("params->scaling (3)", call0(&c));
-    g_rope = good, g_rope.scaling = MK_ROPE_SCALING_LINEAR, g_rope.factor = 0.0f;
+    g_rope = good, g_rope.scaling = MK_ROPE_SCALING_LINEAR, g_rope.factor = -0.5f;
     FAILS("params->factor", call0(&c));
     g_rope.factor = NAN;
     FAILS("params->factor", call0(&c));
@@ -895,9 +895,9 @@ static void test_rope(void) {
     mk_rope_params l3 = {MK_ROPE_HALF, 500000.0f, 0, MK_ROPE_SCALING_LLAMA3, 8.0f, 1.0f, 4.0f, 8192};
     g_rope = l3;
     MKT_OK(call0(&c));
-    g_rope = l3, g_rope.factor = 0.0f;
+    g_rope = l3, g_rope.factor = -8.0f;
     FAILS("params->factor", call0(&c));
-    g_rope = l3, g_rope.low_freq_factor = 0.0f;
+    g_rope = l3, g_rope.low_freq_factor = -1.0f;
     FAILS("params->low_freq_factor", call0(&c));
     g_rope = l3, g_rope.low_freq_factor = NAN;
     FAILS("params->low_freq_factor", call0(&c));
@@ -905,7 +905,7 @@ static void test_rope(void) {
     FAILS("params->high_freq_factor", call0(&c));
     g_rope = l3, g_rope.high_freq_factor = INFINITY;
     FAILS("params->high_freq_factor", call0(&c));
-    g_rope = l3, g_rope.original_max_position = 0;
+    g_rope = l3, g_rope.original_max_position = -1;
     FAILS("params->original_max_position", call0(&c));
     g_rope = l3, g_rope.original_max_position = -8192;
     FAILS("params->original_max_position", call0(&c));

@@ -591,7 +591,7 @@ static void check_prefill(const prefill_case *c) {
     const size_t nq = (size_t)T * Hq * D, nk = (size_t)Tk * Hkv * D, nl = (size_t)T * Hq;
     float *q = mkt_random(c->t, nq, 1.0f, 8.0f), *k = mkt_random(c->t, nk, 1.0f, 8.0f);
     float *v = mkt_random(c->t, nk, 1.0f, 4.0f);
-    const mk_attn_params p = {c->scale, c->causal, c->window, c->softcap};
+    const mk_attn_params p = {c->scale, c->causal, c->window + 1, c->softcap};
     float *ref = floats(nq), *ref_lse = floats(nl);
     mkref_attention_prefill(q, k, v, cu_q, cu_k, B, Hq, Hkv, D, &p, ref, ref_lse);
 
@@ -740,7 +740,7 @@ static void check_decode(const decode_case *c) {
 
     const size_t nq = (size_t)B * Hq * D;
     float *q = mkt_random(c->qt, nq, 1.0f, 8.0f), *ref = floats(nq), *out = floats(nq), *again = floats(nq);
-    const mk_attn_params p = {0.0f, 0, c->window, c->softcap};
+    const mk_attn_params p = {0.0f, 0, c->window + 1, c->softcap};
     mkref_attention_decode(q, &kv.host, bt, max_blocks, c->lens, B, Hq, &p, ref);
 
     const int64_t qs[3] = {B, Hq, D}, qst[3] = {(int64_t)Hq * D + c->q_pad, D, 1};

@@ -355,7 +355,7 @@ static void seq_attention(run *r) {
     GO(r, upload_bytes(r, "block_table", MK_I32, 2, sbt, table, &bt));
     GO(r, upload_bytes(r, "context_lens", MK_I32, 1, scl, lens, &cl));
     GO(r, output(r, "decode out", MK_F32, 3, sq, &out));
-    mk_attn_params ap = {0.0f, 1, -1, 0.0f};
+    mk_attn_params ap = {0.0f, 1, 0, 0.0f};
     GO(r, watch(r, &out));
     STEP(r, "mk_attention_decode", mk_attention_decode(r->ctx, &q, r->cache, &bt, &cl, &ap, &out));
     unwatch(r);

@@ -10,9 +10,9 @@
  *  - FP8 e4m3 cache: all 256 codes (each row pinned by +-448, so the row scale is
  *    exactly 1 and kv_append stores the code itself), subnormals included;
  *  - I8 cache: all 255 codes -127..127 (pinned by 127).
- * Both decode kernels run: tuned "attention_decode"/"style" 1 (work-groups; loads through
- * common.clh's LOADF_T) and 2 (a work-item per split, the CPU default; its own 16-wide
- * loads), forced with mk_param_set.
+ * Both decode variants run, forced with mk_set_kernel where the device takes them:
+ * opencl.splitkv_decode (work-groups; loads through common.clh's LOADF_T) and
+ * opencl.splitkv_decode_item (a work-item per split, CPU drivers; its own 16-wide loads).
  * NaN must come out NaN (payloads are not compared: NaN arithmetic is not part of the
  * contract), a zero a zero of either sign, an f32 subnormal (bf16 subnormals) itself or
  * 0 (flushed by a device without f32 denormals); every other value must have the
@@ -37,9 +37,9 @@ static int same_value(float a, float b) {
 }
 
 /* V rows are v[b * D + d] (B rows), appended at slot b (block b, block size 1). */
-static void check_codes(mk_context *ctx, const char *dev, int style, mk_dtype ct, const float *v, int B) {
-    char what[96];
-    snprintf(what, sizeof what, "%s decode (style %d) over every %s cache code", dev, style, mk_dtype_name(ct));
+static void check_codes(mk_context *ctx, const char *dev, const char *variant, mk_dtype ct, const float *v, int B) {
+    char what[160];
+    snprintf(what, sizeof what, "%s %s over every %s cache code", dev, variant, mk_dtype_name(ct));
     const size_t n = (size_t)B * D;
     mk_kv_cache_desc desc = {B, 1, 1, D, ct};
     mk_kv_cache *cache = NULL;
@@ -60,8 +60,10 @@ static void check_codes(mk_context *ctx, const char *dev, int style, mk_dtype ct
     mk_tensor tl = mkt_upload_i32(ctx, 1, s_shape, lens), tq = mkt_upload(ctx, MK_F32, 3, kv_shape, q);
     mk_tensor to = mkt_output(ctx, MK_F32, 3, kv_shape);
     MKT_OK(mk_kv_cache_append(ctx, cache, &tk, &tv, &ts));
-    mk_attn_params p = {0, 0, -1, 0};
+    mk_attn_params p = {0, 0, 0, 0};
     MKT_OK(mk_attention_decode(ctx, &tq, cache, &tbt, &tl, &p, &to));
+    const char *ran = mk_last_kernel(ctx, MK_OP_ATTENTION_DECODE);
+    MKT_CHECK(ran && strcmp(ran, variant) == 0, "%s: ran %s", what, ran ? ran : "nothing");
     mkt_download(&to, out);
 
     mkref_kv_cache host = {desc, NULL, NULL, NULL, NULL};
@@ -101,8 +103,11 @@ int main(int argc, char **argv) {
         mk_context *ctx = NULL;
         MKT_OK(mk_context_create(ids[d], &ctx));
         if (!ctx) continue;
-        for (int style = 1; style <= 2; style++) {
-            MKT_OK(mk_param_set(ctx, "attention_decode", "style", style));
+        static const char *const variants[2] = {"opencl.splitkv_decode", "opencl.splitkv_decode_item"};
+        for (int vi = 0; vi < 2; vi++) {
+            if (!mkt_variant_on_device(ctx, MK_OP_ATTENTION_DECODE, variants[vi])) continue;
+            MKT_OK(mk_set_kernel(ctx, MK_OP_ATTENTION_DECODE, variants[vi]));
+            const char *style = variants[vi];
             /* f16, bf16: every code as an f32 value (the conversion into the cache is exact) */
             for (uint32_t c = 0; c < 65536; c++) v[c] = mkref_f16_to_f32((uint16_t)c);
             check_codes(ctx, ids[d], style, MK_F16, v, 256);

@@ -32,7 +32,7 @@ static const char *dname(mk_dtype t) {
 /* The mask exactly as the contract states it. */
 static int sees(const mk_attn_params *p, long i, long j, long sq, long sk) {
     return (!p->causal || j <= i + sk - sq) &&
-           (p->window_left < 0 || j >= i + sk - sq - p->window_left);
+           (p->window == 0 || j > i + sk - sq - p->window);
 }
 
 /* Per (sequence, head): the full Sq x Sk score matrix in long double, masked, softmaxed,
@@ -88,14 +88,14 @@ static const int kDims[] = {64, 80, 96, 128, 256};
 static const int kHeads[][2] = {{3, 3}, {8, 2}, {16, 2}, {4, 1}}; /* ratio 1, 4, 8, MQA */
 
 static mk_attn_params mode_params(int mode, int D, mkref_rng *r) {
-    mk_attn_params p = {0.0f, 0, -1, 0.0f};
+    mk_attn_params p = {0.0f, 0, 0, 0.0f};
     switch (mode) {
     case 1: p.causal = 1; break;
     case 2:
         p.causal = 1;
-        p.window_left = (int)mkref_rng_range(r, 0, 4);
+        p.window = (int)mkref_rng_range(r, 0, 4) + 1;
         break;
-    case 3: p.window_left = (int)mkref_rng_range(r, 0, 4); break;
+    case 3: p.window = (int)mkref_rng_range(r, 0, 4) + 1; break;
     case 4:
         p.causal = 1;
         p.softcap = 4.0f;
@@ -157,7 +157,7 @@ static void test_prefill(void) {
                     what, sizeof what,
                     "prefill D=%d Hq=%d Hkv=%d causal=%d window=%d softcap=%g scale=%g lens q/k "
                     "%d/%d %d/%d %d/%d %d/%d",
-                    D, Hq, Hkv, p.causal, p.window_left, (double)p.softcap, (double)p.scale, sq[0],
+                    D, Hq, Hkv, p.causal, p.window, (double)p.softcap, (double)p.scale, sq[0],
                     sk[0], sq[1], sk[1], B > 2 ? sq[2] : 0, B > 2 ? sk[2] : 0, B > 3 ? sq[3] : 0,
                     B > 3 ? sk[3] : 0);
                 mkt_compare(what, out, ref, nq, F32_TOL, 0);
@@ -329,8 +329,8 @@ static void test_decode_f32(void) {
                 int bs = bss[bi], Hq = cfg[ci][0], Hkv = cfg[ci][1], D = cfg[ci][2];
                 scenario s;
                 scenario_make(&s, bs, Hq, Hkv, D, &r);
-                mk_attn_params p = {0.0f, 0, -1, 0.0f};
-                if (mode == 1) p.window_left = (int)mkref_rng_range(&r, 0, 9);
+                mk_attn_params p = {0.0f, 0, 0, 0.0f};
+                if (mode == 1) p.window = (int)mkref_rng_range(&r, 0, 9) + 1;
                 if (mode == 2) p.softcap = 3.0f, p.scale = 1.5f / sqrtf((float)D);
                 paged contig, shuf;
                 paged_build(&contig, MK_F32, bs, Hkv, D, s.B, s.lens, s.k, s.v, 0, &r);
@@ -351,7 +351,7 @@ static void test_decode_f32(void) {
                 char what[128];
                 snprintf(what, sizeof what,
                          "decode f32 bs=%d Hq=%d Hkv=%d D=%d window=%d softcap=%g", bs, Hq, Hkv, D,
-                         p.window_left, (double)p.softcap);
+                         p.window, (double)p.softcap);
                 mkt_compare(what, o1, last, n, F32_TOL, 0);
                 MKT_CHECK(memcmp(o1, o2, n * 4) == 0, "%s: shuffled blocks change the bits", what);
                 MKT_CHECK(memcmp(o2, o3, n * 4) == 0, "%s: causal flag changes decode", what);
@@ -502,8 +502,8 @@ static void test_cache_dtypes(void) {
                 int Hq = cfg[ci][0], Hkv = cfg[ci][1], D = cfg[ci][2], bs = cfg[ci][3];
                 scenario s;
                 scenario_make(&s, bs, Hq, Hkv, D, &r);
-                mk_attn_params p = {0.0f, 0, -1, 0.0f};
-                if (mode == 1) p.window_left = (int)mkref_rng_range(&r, 0, 9), p.softcap = 5.0f;
+                mk_attn_params p = {0.0f, 0, 0, 0.0f};
+                if (mode == 1) p.window = (int)mkref_rng_range(&r, 0, 9) + 1, p.softcap = 5.0f;
                 paged contig, shuf;
                 paged_build(&contig, t, bs, Hkv, D, s.B, s.lens, s.k, s.v, 0, &r);
                 paged_build(&shuf, t, bs, Hkv, D, s.B, s.lens, s.k, s.v, 1, &r);
@@ -517,7 +517,7 @@ static void test_cache_dtypes(void) {
                                        o2);
                 char what[128];
                 snprintf(what, sizeof what, "decode %s cache bs=%d Hq=%d Hkv=%d D=%d window=%d",
-                         dname(t), bs, Hq, Hkv, D, p.window_left);
+                         dname(t), bs, Hq, Hkv, D, p.window);
                 MKT_CHECK(memcmp(o1, o2, n * 4) == 0, "%s: shuffled blocks change the bits", what);
                 MKT_CHECK(zero_rows_ok(&s, o2), "%s: a length-0 sequence does not give 0", what);
                 if (t == MK_I8 || t == MK_FP8_E4M3) {

@@ -91,7 +91,7 @@ static int run_ops(mk_context *c, outputs *o, char *why, size_t n) {
     mk_tensor tq = mk_tensor_make(bq, 0, MK_F32, 3, sq), tk = mk_tensor_make(bk, 0, MK_F32, 3, skv);
     mk_tensor tv = mk_tensor_make(bv, 0, MK_F32, 3, skv), tcu = mk_tensor_make(bcu, 0, MK_I32, 1, scu);
     mk_tensor tat = mk_tensor_make(bat, 0, MK_F32, 3, sq), tl = mk_tensor_make(bl, 0, MK_F32, 2, sl);
-    mk_attn_params p = {0.0f, 1, -1, 0.0f};
+    mk_attn_params p = {0.0f, 1, 0, 0.0f};
 
     if (mk_add(c, &ta, &tb, &to) != MK_OK) FAIL("mk_add: %s", mk_last_error());
     if (mk_rmsnorm(c, &ta, &tw, 1e-5f, 0, &tn) != MK_OK) FAIL("mk_rmsnorm: %s", mk_last_error());
@@ -210,7 +210,7 @@ int main(int argc, char **argv) {
             static float want[T * HQ * D], wl[T * HQ], wa[R * N], wn[R * N];
             mkref_add(in.a, in.b, R * N, wa);
             mkref_rmsnorm(in.a, in.w, R, N, 1e-5f, 0, wn);
-            mk_attn_params p = {0.0f, 1, -1, 0.0f};
+            mk_attn_params p = {0.0f, 1, 0, 0.0f};
             mkref_attention_prefill(in.q, in.k, in.v, cu_seqlens, cu_seqlens, B, HQ, HKV, D, &p, want, wl);
             mkt_compare("add", single.add, wa, R * N, mkt_tol(MK_F32), 0);
             mkt_compare("rmsnorm", single.norm, wn, R * N, mkt_tol(MK_F32), 0);

@@ -366,7 +366,7 @@ static void unsupported_ops(mk_context *ctx) {
     mk_tensor tpairs = mkt_upload_i32(ctx, 2, pair, pairs);
     mk_tensor out3 = mkt_output(ctx, MK_F32, 3, s3), out2 = mkt_output(ctx, MK_F32, 2, s2);
     mk_tensor qdec = mkt_upload(ctx, MK_F32, 3, qd, vals), outdec = mkt_output(ctx, MK_F32, 3, qd);
-    mk_attn_params ap = {0, 1, -1, 0};
+    mk_attn_params ap = {0, 1, 0, 0};
     mk_rope_params rp = {MK_ROPE_HALF, 10000.0f, 0, MK_ROPE_SCALING_NONE, 1.0f, 1.0f, 4.0f, 8192};
 
     MKT_FAILS(MK_ERR_UNSUPPORTED, "the threads backend implements no attention_prefill variant",

@@ -34,7 +34,7 @@
 
 namespace {
 
-constexpr int kGMax = 8; /* query heads per block */
+constexpr int kGMax = MKC_DECODE_HEADS_PER_BLOCK; /* query heads per block */
 
 /* One cache element as f32 (I8/FP8: code times the row's scale, as mkref_kv_value). */
 template <int CT>
@@ -206,6 +206,7 @@ __global__ void splitkv_merge_kernel(const float *__restrict__ part, int64_t ml_
 template <class TQ, int CT, int DMAX>
 cudaError_t launch(const mkc_decode_args *a, cudaStream_t stream) {
     constexpr int BK = DMAX >= 256 ? 16 : 32;
+    static_assert(MKC_DECODE_SPLIT_ALIGN % BK == 0, "a split is whole K tiles");
     typedef typename TQ::storage S;
     const int G = a->num_q_heads / a->pool.num_kv_heads;
     const int HG = (G + kGMax - 1) / kGMax;

@@ -100,6 +100,10 @@ cudaError_t mkc_gemm_bias_fill(size_t elem_bytes, const void *bias, void *y, int
    With splits > 1, partial holds [batch][num_q_heads][splits][D] f32 outputs and, from
    element ml_offset on, [batch][num_q_heads][splits][2] (m, l); a merge kernel writes out.
    batch <= 65535, splits <= 65535. */
+enum {
+    MKC_DECODE_HEADS_PER_BLOCK = 8, /* query heads of one KV group a thread block computes */
+    MKC_DECODE_SPLIT_ALIGN = 32     /* chunk must be a multiple (the K tile is 16 or 32 keys) */
+};
 typedef struct {
     mk_dtype q_dtype;
     const void *q;

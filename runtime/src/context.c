@@ -33,6 +33,7 @@ mk_status mk_context_create(const char *device, mk_context **out) {
 
 void mk_context_destroy(mk_context *ctx) {
     if (!ctx) return;
+    mk_buffer_free(ctx->oneshot_workspace);
     ctx->backend->context_fini(ctx);
     mk__free(ctx->scratch);
     mk__free(ctx);
@@ -48,8 +49,19 @@ mk_status mk_context_get_device(const mk_context *ctx, mk_device_info *out) {
 mk_status mk_synchronize(mk_context *ctx) {
     if (!ctx) return mk__fail(MK_ERR_INVALID_ARGUMENT, "ctx is NULL");
     mk_status s = mk__alive(ctx);
-    return s != MK_OK ? s : mk__device_result(ctx, ctx->backend->synchronize(ctx));
+    if (s != MK_OK) return s;
+    ctx->sync_counts.syncs++;
+    return mk__device_result(ctx, ctx->backend->synchronize(ctx));
 }
+
+mk_status mk_context_sync_counters(const mk_context *ctx, mk_sync_counters *out) {
+    if (!ctx) return mk__fail(MK_ERR_INVALID_ARGUMENT, "ctx is NULL");
+    if (!out) return mk__fail(MK_ERR_INVALID_ARGUMENT, "out is NULL");
+    *out = ctx->sync_counts;
+    return MK_OK;
+}
+
+void mk__note_sync(mk_context *ctx) { ctx->sync_counts.syncs++; }
 
 mk_status mk__alive(const mk_context *ctx) {
     if (__builtin_expect(!ctx->lost, 1)) return MK_OK;

@@ -126,7 +126,7 @@ static const mk_kernel *mk_tuned(const mk_context *ctx, mk_op op, const mk_op_ar
 }
 
 /* Picks the variant for args on ctx; on failure fills why with every reason. */
-static const mk_kernel *mk_choose(const mk_context *ctx, const mk_op_args *args, char *why, size_t n) {
+const mk_kernel *mk__choose(const mk_context *ctx, const mk_op_args *args, char *why, size_t n) {
     const mk_kernel *forced = ctx->forced[args->op];
     char reason[256];
     if (forced) {
@@ -162,15 +162,37 @@ static const mk_kernel *mk_choose(const mk_context *ctx, const mk_op_args *args,
     return best;
 }
 
+static int mk_takes_plan(mk_op op) {
+    return op == MK_OP_ATTENTION_PREFILL || op == MK_OP_ATTENTION_DECODE || op == MK_OP_ROPE ||
+           op == MK_OP_KV_APPEND || op == MK_OP_KV_COPY_BLOCKS;
+}
+
 mk_status mk__run(mk_context *ctx, const mk_op_args *args) {
     mk_status s = ctx ? mk__alive(ctx) : MK_OK; /* a lost device: not even index reads */
     if (s != MK_OK) return s;
-    if ((s = mk__validate(ctx, args)) != MK_OK) return s;
+    mk_op_args a = *args;
+    mk__apply_defaults(&a);
+    if ((s = mk__validate(ctx, &a)) != MK_OK) return s;
+    mk_plan oneshot;
+    const mk_plan *plan = mk__args_plan(&a);
+    if (!plan && mk_takes_plan(a.op)) {
+        if ((s = mk__device_result(ctx, mk__plan_oneshot(ctx, &a, &oneshot))) != MK_OK) return s;
+        mk__args_use_plan(&a, &oneshot);
+        plan = &oneshot;
+    }
     char why[1024];
-    const mk_kernel *k = mk_choose(ctx, args, why, sizeof why);
+    const mk_kernel *k = mk__choose(ctx, &a, why, sizeof why);
     if (!k) return mk__fail(MK_ERR_UNSUPPORTED, "%s", why);
-    s = mk__device_result(ctx, k->run(ctx, args));
-    if (s == MK_OK) ctx->last[args->op] = k;
+    if (plan == &oneshot) {
+        if ((s = mk__device_result(ctx, mk__plan_work(ctx, k, &a, &oneshot, 0))) != MK_OK) return s;
+    } else if (plan && plan->variant && plan->variant != k) {
+        return mk__fail(MK_ERR_INVALID_ARGUMENT,
+                        "plan was made for variant %s, but this call would run %s (a kernel was forced or "
+                        "tuned after the plan was made, or q's layout differs): make the plan again",
+                        plan->variant->name, k->name);
+    }
+    s = mk__device_result(ctx, k->run(ctx, &a));
+    if (s == MK_OK) ctx->last[a.op] = k;
     return s;
 }
 

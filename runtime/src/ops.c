@@ -98,3 +98,46 @@ mk_status mk_gelu_mul(mk_context *ctx, const mk_tensor *gate, const mk_tensor *u
 mk_status mk_add(mk_context *ctx, const mk_tensor *a, const mk_tensor *b, const mk_tensor *out) {
     return binary(ctx, MK_OP_ADD, a, b, 0, out);
 }
+
+/* ---- runs over a plan: the plan supplies the index arrays (and the attention params) */
+
+static mk_status run_plan(mk_context *ctx, mk_op_args *a, const mk_plan *plan) {
+    if (!plan) return mk__fail(MK_ERR_INVALID_ARGUMENT, "plan is NULL");
+    mk__args_use_plan(a, plan);
+    return mk__run(ctx, a);
+}
+
+mk_status mk_attention_prefill_run(mk_context *ctx, const mk_plan *plan, const mk_tensor *q, const mk_tensor *k,
+                                   const mk_tensor *v, const mk_tensor *out, const mk_tensor *lse) {
+    mk_op_args a = {.op = MK_OP_ATTENTION_PREFILL};
+    a.u.prefill.q = q, a.u.prefill.k = k, a.u.prefill.v = v;
+    a.u.prefill.out = out, a.u.prefill.lse = lse;
+    return run_plan(ctx, &a, plan);
+}
+
+mk_status mk_attention_decode_run(mk_context *ctx, const mk_plan *plan, const mk_tensor *q,
+                                  const mk_kv_cache *cache, const mk_tensor *out) {
+    mk_op_args a = {.op = MK_OP_ATTENTION_DECODE};
+    a.u.decode.q = q, a.u.decode.cache = cache, a.u.decode.out = out;
+    return run_plan(ctx, &a, plan);
+}
+
+mk_status mk_rope_run(mk_context *ctx, const mk_plan *plan, const mk_tensor *x, const mk_rope_params *params) {
+    if (!params) return mk__fail(MK_ERR_INVALID_ARGUMENT, "params is NULL");
+    mk_op_args a = {.op = MK_OP_ROPE};
+    a.u.rope.x = x, a.u.rope.params = *params;
+    return run_plan(ctx, &a, plan);
+}
+
+mk_status mk_kv_cache_append_run(mk_context *ctx, const mk_plan *plan, mk_kv_cache *cache, const mk_tensor *k,
+                                 const mk_tensor *v) {
+    mk_op_args a = {.op = MK_OP_KV_APPEND};
+    a.u.kv_append.cache = cache, a.u.kv_append.k = k, a.u.kv_append.v = v;
+    return run_plan(ctx, &a, plan);
+}
+
+mk_status mk_kv_cache_copy_blocks_run(mk_context *ctx, const mk_plan *plan, mk_kv_cache *cache) {
+    mk_op_args a = {.op = MK_OP_KV_COPY_BLOCKS};
+    a.u.kv_copy.cache = cache;
+    return run_plan(ctx, &a, plan);
+}

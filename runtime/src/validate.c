@@ -6,8 +6,10 @@
  *
  * What is checked: NULLs, contexts, dtypes, ranks, shapes (>= 1 and consistent),
  * strides (the layouts each op accepts), extents within their buffers (with overflow
- * checks), output aliasing, parameters, and the values of index arrays (read back to
- * the host, always: kernels may then index without bounds checks).
+ * checks), output aliasing, parameters, a run's arguments against its plan, and the
+ * values of index arrays (host copies: a plan's, or a one-shot call's read back by
+ * plan.c), so kernels index a pool only through validated values (they still clamp,
+ * mk_plan).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -212,43 +214,21 @@ static int no_self_overlap(const mk_tensor *t) {
     return 1;
 }
 
-/* ---- index arrays: read to host scratch */
-
-typedef struct {
-    const mk_tensor *t;
-    int32_t *v;
-    size_t n;
-} idx_read;
-
-static mk_status read_indices(mk_context *ctx, idx_read *r, int count) {
-    size_t total = 0;
-    for (int i = 0; i < count; i++) {
-        r[i].n = mk__tensor_numel(r[i].t);
-        total += r[i].n;
-    }
-    int32_t *base = mk__scratch(ctx, (total ? total : 1) * sizeof(int32_t) * 2);
-    if (!base) return mk__fail(MK_ERR_OUT_OF_MEMORY, "out of host memory reading index arrays");
-    for (int i = 0; i < count; i++) {
-        r[i].v = base;
-        TRY(mk_buffer_read(r[i].t->buf, r[i].t->offset, base, r[i].n * sizeof(int32_t)));
-        base += r[i].n;
-    }
-    return MK_OK;
-}
+/* ---- index arrays (host copies) */
 
 static int cmp_i32(const void *a, const void *b) {
     int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
     return (x > y) - (x < y);
 }
 
-static mk_status check_cu_seqlens(const int32_t *cu, int64_t b1, int64_t total, const char *name,
-                                  const char *total_name) {
+mk_status mk__check_cu_seqlens(const int32_t *cu, int64_t b1, int64_t total, const char *name,
+                               const char *total_name) {
     if (cu[0] != 0) FAIL("%s[0] is %d (must be 0)", name, cu[0]);
     for (int64_t i = 1; i < b1; i++)
         if (cu[i] < cu[i - 1])
             FAIL("%s[%lld] = %d is less than %s[%lld] = %d (must be non-decreasing)", name,
                  (long long)i, cu[i], name, (long long)(i - 1), cu[i - 1]);
-    if (cu[b1 - 1] != total)
+    if (total >= 0 && cu[b1 - 1] != total)
         FAIL("%s[%lld] is %d but %s has %lld tokens", name, (long long)(b1 - 1), cu[b1 - 1],
              total_name, (long long)total);
     return MK_OK;
@@ -256,11 +236,11 @@ static mk_status check_cu_seqlens(const int32_t *cu, int64_t b1, int64_t total, 
 
 /* ---- per-op checks */
 
-static mk_status check_attn_params(const mk_attn_params *p) {
+mk_status mk__check_attn_params(const mk_attn_params *p) {
     if (!p) FAIL("params is NULL");
     if (!isfinite(p->scale) || p->scale < 0) FAIL("params->scale is %g (must be finite and >= 0)", p->scale);
     if (!isfinite(p->softcap) || p->softcap < 0) FAIL("params->softcap is %g (must be finite and >= 0)", p->softcap);
-    if (p->window_left < -1) FAIL("params->window_left is %d (must be >= -1)", p->window_left);
+    if (p->window < 0) FAIL("params->window is %d (must be >= 0; 0 = no window)", p->window);
     return MK_OK;
 }
 
@@ -275,7 +255,7 @@ static mk_status validate_prefill(mk_context *ctx, const mk_op_args *a) {
     TRY(check_tensor(ctx, ck, "cu_seqlens_k", 1, LAYOUT_CONTIGUOUS));
     TRY(check_tensor(ctx, out, "out", 3, LAYOUT_CONTIGUOUS));
     TRY(check_opt_tensor(ctx, lse, "lse", 2, LAYOUT_CONTIGUOUS));
-    TRY(check_attn_params(&a->u.prefill.params));
+    TRY(mk__check_attn_params(&a->u.prefill.params));
     TRY(check_dtype(q, "q", FLOATS));
     TRY(same_dtype(q, "q", k, "k"));
     TRY(same_dtype(q, "q", v, "v"));
@@ -306,16 +286,33 @@ static mk_status validate_prefill(mk_context *ctx, const mk_op_args *a) {
     TRY(no_overlap(out, "out", v, "v"));
     TRY(no_overlap(out, "out", cq, "cu_seqlens_q"));
     TRY(no_overlap(out, "out", ck, "cu_seqlens_k"));
-    idx_read r[2] = {{cq, NULL, 0}, {ck, NULL, 0}};
-    TRY(read_indices(ctx, r, 2));
-    TRY(check_cu_seqlens(r[0].v, cq->shape[0], q->shape[0], "cu_seqlens_q", "q"));
-    TRY(check_cu_seqlens(r[1].v, ck->shape[0], k->shape[0], "cu_seqlens_k", "k"));
+    const mk_plan *plan = a->u.prefill.plan;
+    if (plan) {
+        if (q->shape[0] != plan->total_q)
+            FAIL("q.shape[0] is %lld but the plan's cu_seqlens_q[B] is %lld", (long long)q->shape[0],
+                 (long long)plan->total_q);
+        if (k->shape[0] != plan->total_k)
+            FAIL("k.shape[0] is %lld but the plan's cu_seqlens_k[B] is %lld", (long long)k->shape[0],
+                 (long long)plan->total_k);
+    }
     return MK_OK;
 }
 
 static mk_status check_cache(const mk_context *ctx, const mk_kv_cache *c, const char *name) {
     if (!c) FAIL("%s is NULL", name);
     if (c->ctx != ctx) FAIL("%s belongs to another context", name);
+    return MK_OK;
+}
+
+/* A run's cache must have the pool shape its plan was made for. */
+static mk_status check_plan_cache(const mk_plan *plan, const mk_kv_cache *c, const char *name) {
+    const mk_kv_cache_desc *d = &c->desc, *p = &plan->cache;
+    if (d->num_blocks != p->num_blocks || d->block_size != p->block_size || d->num_kv_heads != p->num_kv_heads ||
+        d->head_dim != p->head_dim || d->dtype != p->dtype)
+        FAIL("%s (%lld blocks of %d, %d kv heads, head dim %d, %s) is not the shape the plan was made for "
+             "(%lld blocks of %d, %d kv heads, head dim %d, %s)", name, (long long)d->num_blocks, d->block_size,
+             d->num_kv_heads, d->head_dim, mk_dtype_name(d->dtype), (long long)p->num_blocks, p->block_size,
+             p->num_kv_heads, p->head_dim, mk_dtype_name(p->dtype));
     return MK_OK;
 }
 
@@ -328,7 +325,7 @@ static mk_status validate_decode(mk_context *ctx, const mk_op_args *a) {
     TRY(check_tensor(ctx, bt, "block_table", 2, LAYOUT_CONTIGUOUS));
     TRY(check_tensor(ctx, cl, "context_lens", 1, LAYOUT_CONTIGUOUS));
     TRY(check_tensor(ctx, out, "out", 3, LAYOUT_CONTIGUOUS));
-    TRY(check_attn_params(&a->u.decode.params));
+    TRY(mk__check_attn_params(&a->u.decode.params));
     TRY(check_dtype(q, "q", FLOATS));
     TRY(same_dtype(q, "q", out, "out"));
     TRY(check_dtype(bt, "block_table", I32ONLY));
@@ -339,24 +336,36 @@ static mk_status validate_decode(mk_context *ctx, const mk_op_args *a) {
     if (Hq % c->desc.num_kv_heads)
         FAIL("q.shape[1] (Hq = %lld) is not a multiple of the cache's num_kv_heads (%d)",
              (long long)Hq, c->desc.num_kv_heads);
+    const mk_plan *plan = a->u.decode.plan;
+    if (plan) {
+        if (B != plan->n) FAIL("q.shape[0] is %lld but the plan is for a batch of %lld", (long long)B, (long long)plan->n);
+        if (Hq != plan->num_q_heads)
+            FAIL("q.shape[1] is %lld but the plan is for %d query heads", (long long)Hq, plan->num_q_heads);
+        if (q->dtype != plan->q_dtype)
+            FAIL("q.dtype is %s but the plan is for %s", mk_dtype_name(q->dtype), mk_dtype_name(plan->q_dtype));
+        TRY(check_plan_cache(plan, c, "cache"));
+    }
     TRY(dim_is(bt, "block_table", 0, B, "B = q.shape[0]"));
     TRY(dim_is(cl, "context_lens", 0, B, "B = q.shape[0]"));
     TRY(no_overlap(out, "out", q, "q"));
     TRY(no_overlap(out, "out", bt, "block_table"));
     TRY(no_overlap(out, "out", cl, "context_lens"));
-    idx_read r[2] = {{bt, NULL, 0}, {cl, NULL, 0}};
-    TRY(read_indices(ctx, r, 2));
-    int64_t maxb = bt->shape[1], bs = c->desc.block_size;
+    return MK_OK;
+}
+
+mk_status mk__check_decode_indices(const int32_t *block_table, const int32_t *context_lens, int64_t B,
+                                   int64_t maxb, const mk_kv_cache_desc *cache) {
+    const int64_t bs = cache->block_size;
     for (int64_t b = 0; b < B; b++) {
-        int32_t len = r[1].v[b];
+        int32_t len = context_lens[b];
         if (len < 0 || len > maxb * bs)
             FAIL("context_lens[%lld] is %d (must be in [0, %lld] = max_blocks * block_size)",
                  (long long)b, len, (long long)(maxb * bs));
         for (int64_t j = 0; j < (len + bs - 1) / bs; j++) {
-            int32_t blk = r[0].v[b * maxb + j];
-            if (blk < 0 || blk >= c->desc.num_blocks)
+            int32_t blk = block_table[b * maxb + j];
+            if (blk < 0 || blk >= cache->num_blocks)
                 FAIL("block_table[%lld][%lld] is %d (must be in [0, %lld) = num_blocks)",
-                     (long long)b, (long long)j, blk, (long long)c->desc.num_blocks);
+                     (long long)b, (long long)j, blk, (long long)cache->num_blocks);
         }
     }
     return MK_OK;
@@ -375,16 +384,24 @@ static mk_status validate_kv_append(mk_context *ctx, const mk_op_args *a) {
     TRY(same_shape(k, "k", v, "v"));
     TRY(dim_is(k, "k", 1, c->desc.num_kv_heads, "the cache's num_kv_heads"));
     TRY(dim_is(k, "k", 2, c->desc.head_dim, "the cache's head_dim"));
+    const mk_plan *plan = a->u.kv_append.plan;
+    if (plan) {
+        if (k->shape[0] != plan->n)
+            FAIL("k.shape[0] is %lld but the plan's slot_mapping has %lld entries", (long long)k->shape[0],
+                 (long long)plan->n);
+        TRY(check_plan_cache(plan, c, "cache"));
+    }
     TRY(dim_is(sm, "slot_mapping", 0, k->shape[0], "T = k.shape[0]"));
-    idx_read r[1] = {{sm, NULL, 0}};
-    TRY(read_indices(ctx, r, 1));
-    int64_t nslots = c->desc.num_blocks * c->desc.block_size, n = 0;
-    int32_t *sorted = r[0].v + r[0].n; /* scratch holds 2x */
-    for (size_t t = 0; t < r[0].n; t++) {
-        int32_t s = r[0].v[t];
+    return MK_OK;
+}
+
+mk_status mk__check_slots(const int32_t *slots, int64_t count, const mk_kv_cache_desc *c, int32_t *sorted) {
+    int64_t nslots = c->num_blocks * c->block_size, n = 0;
+    for (int64_t t = 0; t < count; t++) {
+        int32_t s = slots[t];
         if (s < -1 || s >= nslots)
-            FAIL("slot_mapping[%zu] is %d (must be -1 or in [0, %lld) = num_blocks * block_size)",
-                 t, s, (long long)nslots);
+            FAIL("slot_mapping[%lld] is %d (must be -1 or in [0, %lld) = num_blocks * block_size)",
+                 (long long)t, s, (long long)nslots);
         if (s >= 0) sorted[n++] = s;
     }
     qsort(sorted, (size_t)n, sizeof *sorted, cmp_i32);
@@ -400,24 +417,25 @@ static mk_status validate_kv_copy(mk_context *ctx, const mk_op_args *a) {
     TRY(check_tensor(ctx, p, "pairs", 2, LAYOUT_CONTIGUOUS));
     TRY(check_dtype(p, "pairs", I32ONLY));
     TRY(dim_is(p, "pairs", 1, 2, "(src, dst)"));
-    idx_read r[1] = {{p, NULL, 0}};
-    TRY(read_indices(ctx, r, 1));
-    int64_t n = p->shape[0];
-    int32_t *dst = r[0].v + r[0].n;
+    if (a->u.kv_copy.plan) TRY(check_plan_cache(a->u.kv_copy.plan, c, "cache"));
+    return MK_OK;
+}
+
+mk_status mk__check_pairs(const int32_t *pairs, int64_t n, const mk_kv_cache_desc *c, int32_t *dst) {
     for (int64_t i = 0; i < n; i++) {
         for (int j = 0; j < 2; j++) {
-            int32_t b = r[0].v[2 * i + j];
-            if (b < 0 || b >= c->desc.num_blocks)
+            int32_t b = pairs[2 * i + j];
+            if (b < 0 || b >= c->num_blocks)
                 FAIL("pairs[%lld][%d] is %d (must be in [0, %lld) = num_blocks)", (long long)i, j,
-                     b, (long long)c->desc.num_blocks);
+                     b, (long long)c->num_blocks);
         }
-        dst[i] = r[0].v[2 * i + 1];
+        dst[i] = pairs[2 * i + 1];
     }
     qsort(dst, (size_t)n, sizeof *dst, cmp_i32);
     for (int64_t i = 1; i < n; i++)
         if (dst[i] == dst[i - 1]) FAIL("pairs names destination block %d more than once", dst[i]);
     for (int64_t i = 0; i < n; i++) {
-        int32_t src = r[0].v[2 * i];
+        int32_t src = pairs[2 * i];
         if (bsearch(&src, dst, (size_t)n, sizeof *dst, cmp_i32))
             FAIL("pairs[%lld][0] = %d is also a destination block", (long long)i, src);
     }
@@ -504,7 +522,7 @@ static mk_status validate_rope(mk_context *ctx, const mk_op_args *a) {
     int64_t D = x->shape[2];
     int rd = p->rotary_dim ? p->rotary_dim : (int)D;
     if (p->style != MK_ROPE_HALF && p->style != MK_ROPE_INTERLEAVED) FAIL("params->style (%d) is not a valid mk_rope_style", (int)p->style);
-    if (!isfinite(p->theta) || p->theta <= 1) FAIL("params->theta is %g (must be finite and > 1)", p->theta);
+    if (!isfinite(p->theta) || p->theta <= 1) FAIL("params->theta is %g (must be finite and > 1; 0 = 10000)", p->theta);
     if (p->rotary_dim < 0 || rd > D || rd % 2)
         FAIL("params->rotary_dim is %d (must be even and <= D = %lld; 0 = D, which must then be even)",
              p->rotary_dim, (long long)D);
@@ -524,10 +542,15 @@ static mk_status validate_rope(mk_context *ctx, const mk_op_args *a) {
         break;
     default: FAIL("params->scaling (%d) is not a valid mk_rope_scaling", (int)p->scaling);
     }
-    idx_read r[1] = {{pos, NULL, 0}};
-    TRY(read_indices(ctx, r, 1));
-    for (size_t t = 0; t < r[0].n; t++)
-        if (r[0].v[t] < 0) FAIL("positions[%zu] is %d (must be >= 0)", t, r[0].v[t]);
+    if (a->u.rope.plan && x->shape[0] != a->u.rope.plan->n)
+        FAIL("x.shape[0] is %lld but the plan has %lld positions", (long long)x->shape[0],
+             (long long)a->u.rope.plan->n);
+    return MK_OK;
+}
+
+mk_status mk__check_positions(const int32_t *pos, int64_t n) {
+    for (int64_t t = 0; t < n; t++)
+        if (pos[t] < 0) FAIL("positions[%lld] is %d (must be >= 0)", (long long)t, pos[t]);
     return MK_OK;
 }
 
@@ -546,8 +569,26 @@ static mk_status validate_binary(mk_context *ctx, const mk_op_args *a, const cha
     return MK_OK;
 }
 
+void mk__apply_defaults(mk_op_args *a) {
+    if (a->op != MK_OP_ROPE) return;
+    mk_rope_params *p = &a->u.rope.params;
+    if (p->theta == 0.0f) p->theta = 10000.0f;
+    if (p->scaling == MK_ROPE_SCALING_LINEAR && p->factor == 0.0f) p->factor = 1.0f;
+    if (p->scaling == MK_ROPE_SCALING_LLAMA3) {
+        if (p->factor == 0.0f) p->factor = 8.0f;
+        if (p->low_freq_factor == 0.0f) p->low_freq_factor = 1.0f;
+        if (p->high_freq_factor == 0.0f) p->high_freq_factor = 4.0f;
+        if (p->original_max_position == 0) p->original_max_position = 8192;
+    }
+}
+
 mk_status mk__validate(mk_context *ctx, const mk_op_args *a) {
     if (!ctx) FAIL("ctx is NULL");
+    const mk_plan *plan = mk__args_plan(a);
+    if (plan) {
+        if (plan->ctx != ctx) FAIL("plan belongs to another context");
+        if (plan->op != a->op) FAIL("plan was made for %s, not %s", mk_op_name(plan->op), mk_op_name(a->op));
+    }
     switch (a->op) {
     case MK_OP_ATTENTION_PREFILL: return validate_prefill(ctx, a);
     case MK_OP_ATTENTION_DECODE: return validate_decode(ctx, a);

@@ -112,6 +112,12 @@ int mkt_devices(const char *backend, char ids[][32], int cap);
    on a device without the extension). */
 int mkt_variant_on_device(mk_context *ctx, mk_op op, const char *name);
 
+/* ctx's mk_context_sync_counters now. */
+mk_sync_counters mkt_sync_counts(const mk_context *ctx);
+/* Fails unless ctx's counters still equal before: `what` (a run call) read nothing back,
+   uploaded nothing blocking and waited for nothing. */
+void mkt_check_no_sync(const mk_context *ctx, const mk_sync_counters *before, const char *what);
+
 #ifdef __cplusplus
 }
 #endif

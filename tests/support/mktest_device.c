@@ -127,3 +127,17 @@ int mkt_devices(const char *backend, char ids[][32], int cap) {
     }
     return n;
 }
+
+mk_sync_counters mkt_sync_counts(const mk_context *ctx) {
+    mk_sync_counters c = {0, 0, 0};
+    MKT_OK(mk_context_sync_counters(ctx, &c));
+    return c;
+}
+
+void mkt_check_no_sync(const mk_context *ctx, const mk_sync_counters *before, const char *what) {
+    const mk_sync_counters now = mkt_sync_counts(ctx);
+    MKT_CHECK(now.readbacks == before->readbacks && now.uploads == before->uploads && now.syncs == before->syncs,
+              "%s: %llu readbacks, %llu blocking uploads, %llu waits inside a run call (must be 0)", what,
+              (unsigned long long)(now.readbacks - before->readbacks),
+              (unsigned long long)(now.uploads - before->uploads), (unsigned long long)(now.syncs - before->syncs));
+}

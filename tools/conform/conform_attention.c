@@ -55,8 +55,8 @@ static void run_prefill(mkc_case *c) {
     if (!self && B > 1) sk[0] = 0;                 /* queries that see no key */
     if (!self && B > 2) sq[1] = 0;                 /* keys without queries */
     if (full && i == 14) B = 1, sq[0] = sk[0] = 1000, Hkv = 1, Hq = 4, D = 128; /* a long sequence */
-    mk_attn_params p = {0.0f, (int)mkref_rng_range(&c->rng, 0, 1), -1, 0.0f};
-    if (mkref_rng_range(&c->rng, 0, 2) == 0) p.window_left = (int)mkref_rng_range(&c->rng, 0, 40);
+    mk_attn_params p = {0.0f, (int)mkref_rng_range(&c->rng, 0, 1), 0, 0.0f};
+    if (mkref_rng_range(&c->rng, 0, 2) == 0) p.window = (int)mkref_rng_range(&c->rng, 0, 40) + 1;
     if (mkref_rng_range(&c->rng, 0, 2) == 0) p.softcap = 20.0f;
     if (mkref_rng_range(&c->rng, 0, 3) == 0) p.scale = 0.15f;
     prefill_call a = {.with_lse = full ? i % 4 != 3 : i != 3, .p = p};
@@ -75,7 +75,7 @@ static void run_prefill(mkc_case *c) {
     for (int b = 0, at = 0; b < B && at < (int)sizeof lens; b++)
         at += snprintf(lens + at, sizeof lens - (size_t)at, "%s%d/%d", b ? "," : "", sq[b], sk[b]);
     mkc_describe(c, "attention_prefill %s D=%d Hq=%d Hkv=%d seq q/k %s causal=%d window=%d softcap=%g scale=%g%s%s",
-                 mk_dtype_name(t), D, Hq, Hkv, lens, p.causal, p.window_left, (double)p.softcap, (double)p.scale,
+                 mk_dtype_name(t), D, Hq, Hkv, lens, p.causal, p.window, (double)p.softcap, (double)p.scale,
                  fused ? " fused QKV views" : "", a.with_lse ? "" : " lse=NULL");
     int64_t qs[3] = {T, Hq, D}, ks[3] = {Tk, Hkv, D}, cs[1] = {B + 1}, ls[2] = {T, Hq};
     if (fused) { /* one [T][Hq + 2 Hkv][D] buffer (T == Tk) */
@@ -205,8 +205,8 @@ static void run_decode(mkc_case *c) {
         for (int j = 0; j < max_blocks; j++)
             bt[b * max_blocks + j] =
                 j < (lens[b] + bs - 1) / bs ? perm[used++] : unused_valid ? perm[num_blocks - 1] : -1;
-    decode_call a = {.p = {0.0f, 0, -1, 0.0f}};
-    if (mkref_rng_range(&c->rng, 0, 2) == 0) a.p.window_left = (int)mkref_rng_range(&c->rng, 0, 200);
+    decode_call a = {.p = {0.0f, 0, 0, 0.0f}};
+    if (mkref_rng_range(&c->rng, 0, 2) == 0) a.p.window = (int)mkref_rng_range(&c->rng, 0, 200) + 1;
     if (mkref_rng_range(&c->rng, 0, 3) == 0) a.p.softcap = 10.0f;
     int q_view = (int)mkref_rng_range(&c->rng, 0, 1);
     char lt[64] = "";
@@ -214,7 +214,7 @@ static void run_decode(mkc_case *c) {
         at += snprintf(lt + at, sizeof lt - (size_t)at, "%s%d", b ? "," : "", lens[b]);
     mkc_describe(c, "attention_decode cache %s q %s D=%d Hq=%d Hkv=%d block_size=%d contexts %s window=%d "
                  "softcap=%g%s unused table entries %s", mk_dtype_name(ct), mk_dtype_name(qt), D, Hq, Hkv, bs, lt,
-                 a.p.window_left, (double)a.p.softcap, q_view ? " q view" : "", unused_valid ? "valid" : "-1");
+                 a.p.window, (double)a.p.softcap, q_view ? " q view" : "", unused_valid ? "valid" : "-1");
 
     mk_kv_cache_desc desc = {num_blocks, bs, Hkv, D, ct};
     mk_status s = mk_kv_cache_create(c->ctx, &desc, &a.cache);

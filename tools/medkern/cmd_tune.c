@@ -184,7 +184,7 @@ static mk_status setup_decode(workload *w, mkref_rng *r) {
 
 static mk_status run_decode(void *arg) {
     workload *w = arg;
-    mk_attn_params p = {0, 0, -1, 0};
+    mk_attn_params p = {0, 0, 0, 0};
     return mk_attention_decode(w->ctx, &w->in[0], w->cache, &w->bt, &w->lens, &p, &w->out);
 }
 

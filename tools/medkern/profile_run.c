@@ -476,7 +476,7 @@ static mk_status run_step(runner *r, const mkp_step *st, const pass_info *pi, co
         /* scale 1/sqrt(query_pre_attn_scalar); 0 (the op's own 1/sqrt(D)) when that is D */
         double scale = c->query_pre_attn_scalar == c->head_dim ? 0 : 1.0 / sqrt(c->query_pre_attn_scalar);
         if (c->inverse_layer_scale) scale = 1.0 / sqrt(c->query_pre_attn_scalar) / (L->index + 1);
-        mk_attn_params ap = {(float)scale, 1, st->window > 0 ? st->window - 1 : -1, 0.0f};
+        mk_attn_params ap = {(float)scale, 1, st->window, 0.0f};
         mk_tensor out = view(r->att, 0, a, 3, T, Hq, D, Hq * D);
         if (!dec) {
             mk_tensor cu = view(r->cu, 0, MK_I32, 1, B + 1, 0, 0, 0);

@@ -11,14 +11,11 @@
  *                 (kernels/cuda/attention_decode.cu), the query heads of a KV group
  *                 sharing each K/V load, every cache dtype dequantized in registers.
  *
- * The split plan is made on the host from the shapes alone (nothing is read back): the
- * block table's width x block size (or the window) bounds every context, rounded up to
- * a power of two so that one plan serves every batch of that bucket; enough splits to
- * give the GPU kTargetPerSm blocks per SM, none shorter than kMinChunk keys, at most
- * kMaxSplits. Pure arithmetic, so it is recomputed per call rather than cached. The
- * scratch for the partial outputs and (m, l) is one device allocation per context,
- * grown (never shrunk) under the context's lock through cuda_malloc (fault injection,
- * live-allocation count) and freed with the context.
+ * Decode runs the split-KV partition of its plan (decode_plan, the variant's plan hook:
+ * the shared rule of runtime/src/splitkv.c with kTargetPerSm blocks per SM, no split
+ * shorter than kMinChunk keys, at most kMaxSplits); its partial outputs and (m, l) go to
+ * the plan's workspace. Nothing is read back and nothing waits. The decode kernel clamps
+ * context lengths to the block table and block indices to the pool.
  */
 #include <math.h>
 #include <stdint.h>
@@ -27,36 +24,11 @@
 #include "cuda/cuda_internal.h"
 
 enum {
-    kTargetPerSm = 4,  /* decode blocks per SM the plan aims for                  */
+    kTargetPerSm = 4,  /* decode blocks per SM the partition aims for              */
     kMinChunk = 256,   /* keys; shorter splits cost more in the merge than they save */
     kMaxSplits = 64,
-    kChunkAlign = 32,  /* chunks are whole K tiles (16 or 32 keys)                */
     kMaxGrid = 65535   /* gridDim.y (sequences)                                     */
 };
-
-static int64_t pow2_at_least(int64_t x) {
-    int64_t p = 1;
-    while (p < x) p *= 2;
-    return p;
-}
-
-/* splits and chunk for B sequences x blocks_per_seq thread blocks with contexts of at
-   most max_ctx keys. */
-static void decode_plan(int sm_count, int64_t B, int64_t blocks_per_seq, int64_t max_ctx, int *splits,
-                        int *chunk) {
-    const int64_t bucket = pow2_at_least(max_ctx < 1 ? 1 : max_ctx);
-    const int64_t target = (int64_t)(sm_count > 0 ? sm_count : 1) * kTargetPerSm;
-    const int64_t base = B * blocks_per_seq;
-    int64_t s = (target + base - 1) / base;
-    const int64_t by_len = (bucket + kMinChunk - 1) / kMinChunk;
-    if (s > by_len) s = by_len;
-    if (s > kMaxSplits) s = kMaxSplits;
-    if (s < 1) s = 1;
-    int64_t c = (bucket + s - 1) / s;
-    c = (c + kChunkAlign - 1) / kChunkAlign * kChunkAlign;
-    *chunk = (int)c;
-    *splits = (int)((bucket + c - 1) / c);
-}
 
 /* ------------------------------------------------------------------ decode */
 
@@ -74,14 +46,27 @@ static int decode_supports(const mk_context *ctx, const mk_op_args *a, char *why
     return 1;
 }
 
+/* The split-KV partition (runtime/src/splitkv.c) of a decode plan on this GPU. */
+static mk_status decode_plan(const mk_context *ctx, const mk_op_args *a, mk_work *w) {
+    const mk_plan *p = a->u.decode.plan;
+    const int G = p->num_q_heads / p->cache.num_kv_heads;
+    const int64_t head_groups = (int64_t)p->cache.num_kv_heads *
+                                ((G + MKC_DECODE_HEADS_PER_BLOCK - 1) / MKC_DECODE_HEADS_PER_BLOCK);
+    const mk_splitkv_params sp = {.compute_units = cuda_of(ctx)->dev->sm_count, .per_unit = kTargetPerSm,
+                                  .min_chunk = kMinChunk, .max_splits = kMaxSplits,
+                                  .tile = MKC_DECODE_SPLIT_ALIGN};
+    mk__splitkv_partition(&sp, p->n * head_groups, p->max_k, w);
+    w->workspace_bytes = mk__splitkv_workspace_bytes(p->n, p->num_q_heads, p->cache.head_dim, w->splits);
+    return MK_OK;
+}
+
 static mk_status decode_run(mk_context *ctx, const mk_op_args *a) {
     const mk_tensor *q = a->u.decode.q, *bt = a->u.decode.block_table;
     const mk_kv_cache *cache = a->u.decode.cache;
     const mk_attn_params *p = &a->u.decode.params;
-    cuda_ctx *c = cuda_of(ctx);
+    const mk_plan *plan = a->u.decode.plan;
     const int B = (int)q->shape[0], Hq = (int)q->shape[1];
-    const int Hkv = cache->desc.num_kv_heads, D = cache->desc.head_dim, G = Hq / Hkv;
-    const int max_blocks = (int)bt->shape[1];
+    const int Hkv = cache->desc.num_kv_heads, D = cache->desc.head_dim;
 
     mkc_decode_args d;
     memset(&d, 0, sizeof d);
@@ -95,32 +80,21 @@ static mk_status decode_run(mk_context *ctx, const mk_op_args *a) {
     d.pool.block_size = cache->desc.block_size;
     d.pool.num_kv_heads = Hkv, d.pool.head_dim = D;
     d.block_table = (const int32_t *)cuda_ptr(bt);
-    d.max_blocks = max_blocks;
+    d.max_blocks = (int)bt->shape[1];
     d.context_lens = (const int32_t *)cuda_ptr(a->u.decode.context_lens);
     d.out = cuda_ptr(a->u.decode.out);
     d.batch = B, d.num_q_heads = Hq;
     d.scale = p->scale != 0.0f ? p->scale : 1.0f / sqrtf((float)D);
     d.softcap = p->softcap;
-    d.window_left = p->window_left;
-
-    int64_t max_ctx = (int64_t)max_blocks * cache->desc.block_size;
-    if (p->window_left >= 0 && (int64_t)p->window_left + 1 < max_ctx) max_ctx = (int64_t)p->window_left + 1;
-    const int64_t head_groups = (int64_t)Hkv * ((G + 7) / 8); /* 8 = kGMax of the kernel */
-    decode_plan(c->dev->sm_count, B, head_groups, max_ctx, &d.splits, &d.chunk);
-
+    d.window_left = mk__window_left(p);
+    d.splits = plan->work.splits, d.chunk = plan->work.chunk;
+    if (d.splits > 1) {
+        d.partial = (float *)cuda_buf(plan->workspace);
+        d.ml_offset = (int64_t)B * Hq * d.splits * D;
+    }
     mk_status s = cuda_enter(ctx);
     if (s != MK_OK) return s;
-    pthread_mutex_lock(&c->lock);
-    if (d.splits > 1) {
-        const size_t rows = (size_t)B * (size_t)Hq * (size_t)d.splits;
-        d.ml_offset = (int64_t)(rows * (size_t)D);
-        void *partial = NULL;
-        s = cuda_scratch(c, CUDA_SCRATCH_DECODE, rows * ((size_t)D + 2) * sizeof(float), &partial);
-        d.partial = (float *)partial;
-    }
-    if (s == MK_OK) s = cuda_launched(mkc_attention_decode(&d, c->stream), "attention_decode");
-    pthread_mutex_unlock(&c->lock);
-    return s;
+    return cuda_launched(mkc_attention_decode(&d, cuda_of(ctx)->stream), "attention_decode");
 }
 
 /* ------------------------------------------------------------------ prefill */
@@ -174,7 +148,7 @@ static void prefill_args(const mk_op_args *a, mkc_prefill_args *f) {
     f->scale = p->scale != 0.0f ? p->scale : 1.0f / sqrtf((float)f->head_dim);
     f->softcap = p->softcap;
     f->causal = p->causal != 0;
-    f->window_left = p->window_left;
+    f->window_left = mk__window_left(p);
 }
 
 static mk_status fa2_run(mk_context *ctx, const mk_op_args *a) {
@@ -212,19 +186,19 @@ static const mk_kernel k_fa2 = {
     MK_OP_ATTENTION_PREFILL, "cuda.fa2_mma", "cuda", 10,
     "flash attention 2 on tensor cores (mma.sync m16n8k16 + ldmatrix, sm_80+), f16/bf16, "
     "D 64/80/96/128/256, f32 online softmax",
-    fa2_supports, fa2_run};
+    fa2_supports, fa2_run, NULL};
 
 static const mk_kernel k_tiled = {
     MK_OP_ATTENTION_PREFILL, "cuda.tiled", "cuda", 5,
     "tiled flash attention without tensor cores (f32 SIMT, any D <= 256, F32/F16/BF16): the "
     "fallback for what cuda.fa2_mma does not take",
-    tiled_supports, tiled_run};
+    tiled_supports, tiled_run, NULL};
 
 static const mk_kernel k_splitkv = {
     MK_OP_ATTENTION_DECODE, "cuda.splitkv", "cuda", 10,
     "split-KV flash decoding over the paged cache + deterministic merge; a KV group's query "
     "heads share each K/V load; f16/bf16/f32/i8/fp8 caches dequantized in registers",
-    decode_supports, decode_run};
+    decode_supports, decode_run, decode_plan};
 
 static const mk_kernel *const kernels[] = {&k_fa2, &k_tiled, &k_splitkv};
 

@@ -249,6 +249,7 @@ static mk_status cu_context_init(mk_context *ctx) {
         goto fail;
     }
     c->image = mkc_kernel_image_check();
+    c->ctx = ctx;
     ctx->impl = c;
     return MK_OK;
 fail:
@@ -324,8 +325,10 @@ static mk_status cu_buffer_copy(mk_context *ctx, void *dst, size_t doff, void *s
         void *tmp = NULL;
         if ((e = cuda_malloc(&tmp, n)) != cudaSuccess) return cuda_fail(e, "allocating a copy temporary");
         if ((e = CUDA_QUEUE(cudaMemcpyAsync(tmp, p, n, cudaMemcpyDeviceToDevice, st))) == cudaSuccess &&
-            (e = cudaMemcpyAsync(d, tmp, n, cudaMemcpyDeviceToDevice, st)) == cudaSuccess)
+            (e = cudaMemcpyAsync(d, tmp, n, cudaMemcpyDeviceToDevice, st)) == cudaSuccess) {
+            mk__note_sync(ctx);
             e = cudaStreamSynchronize(st);
+        }
         cuda_free(tmp);
         return e == cudaSuccess ? MK_OK : cuda_fail(e, "copying between overlapping ranges");
     }

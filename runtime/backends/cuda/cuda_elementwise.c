@@ -31,9 +31,9 @@ static mk_status run_binary(mk_context *ctx, const mk_op_args *a) {
 }
 
 #define ROWS_SUMMARY "f32 math over rows (free row stride), 16-byte accesses when aligned"
-static const mk_kernel k_silu = {MK_OP_SILU_MUL, "cuda.rows", "cuda", 10, ROWS_SUMMARY, sup_rows, run_binary};
-static const mk_kernel k_gelu = {MK_OP_GELU_MUL, "cuda.rows", "cuda", 10, ROWS_SUMMARY, sup_rows, run_binary};
-static const mk_kernel k_add = {MK_OP_ADD, "cuda.rows", "cuda", 10, ROWS_SUMMARY, sup_rows, run_binary};
+static const mk_kernel k_silu = {MK_OP_SILU_MUL, "cuda.rows", "cuda", 10, ROWS_SUMMARY, sup_rows, run_binary, NULL};
+static const mk_kernel k_gelu = {MK_OP_GELU_MUL, "cuda.rows", "cuda", 10, ROWS_SUMMARY, sup_rows, run_binary, NULL};
+static const mk_kernel k_add = {MK_OP_ADD, "cuda.rows", "cuda", 10, ROWS_SUMMARY, sup_rows, run_binary, NULL};
 
 static const mk_kernel *const kernels[] = {&k_silu, &k_gelu, &k_add};
 

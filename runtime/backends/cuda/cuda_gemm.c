@@ -58,7 +58,7 @@ static mk_status run_cublas(mk_context *ctx, const mk_op_args *a) {
 
 static const mk_kernel k_gemm = {MK_OP_GEMM, "cuda.cublas", "cuda", 10,
                                  "cublasGemmEx, f32 accumulation, bias folded in with beta = 1",
-                                 sup_cublas, run_cublas};
+                                 sup_cublas, run_cublas, NULL};
 
 static const mk_kernel *const kernels[] = {&k_gemm};
 

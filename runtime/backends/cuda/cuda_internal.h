@@ -52,12 +52,12 @@ typedef struct cuda_rope_table cuda_rope_table;
 /* Per-context state (ctx->impl). */
 /* Slots of the per-context device scratch (cuda_scratch.c). */
 typedef enum {
-    CUDA_SCRATCH_DECODE = 0, /* split-KV partial outputs and (m, l)          */
-    CUDA_SCRATCH_QGEMM_W,    /* dequantized weight of cuda.dequant_cublas    */
+    CUDA_SCRATCH_QGEMM_W = 0, /* dequantized weight of cuda.dequant_cublas   */
     CUDA_SCRATCH_SLOTS
 } cuda_scratch_slot;
 
 typedef struct {
+    mk_context *ctx;              /* the context this state belongs to                   */
     const cuda_device *dev;
     cudaStream_t stream;          /* non-blocking: no implicit sync with the legacy stream */
     cublasHandle_t blas;          /* bound to stream; f32 accumulation only             */

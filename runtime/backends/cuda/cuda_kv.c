@@ -49,9 +49,9 @@ static mk_status run_copy(mk_context *ctx, const mk_op_args *a) {
 
 static const mk_kernel k_append = {MK_OP_KV_APPEND, "cuda.warp_per_head", "cuda", 10,
                                    "one warp per (token, head); I8/FP8 bit-exact with the reference",
-                                   sup_kv, run_append};
+                                   sup_kv, run_append, NULL};
 static const mk_kernel k_copy = {MK_OP_KV_COPY_BLOCKS, "cuda.block_copy", "cuda", 10,
-                                 "one block per (pair, array), 16-byte words", sup_kv, run_copy};
+                                 "one block per (pair, array), 16-byte words", sup_kv, run_copy, NULL};
 
 static const mk_kernel *const kernels[] = {&k_append, &k_copy};
 

@@ -37,10 +37,10 @@ static mk_status run_norm(mk_context *ctx, const mk_op_args *a) {
 
 static const mk_kernel k_rmsnorm = {MK_OP_RMSNORM, "cuda.block_per_row", "cuda", 10,
                                     "one block per row, f32 shuffle + shared-memory reduction",
-                                    sup_norm, run_norm};
+                                    sup_norm, run_norm, NULL};
 static const mk_kernel k_layernorm = {MK_OP_LAYERNORM, "cuda.block_per_row", "cuda", 10,
                                       "one block per row, two-pass f32 mean/variance",
-                                      sup_norm, run_norm};
+                                      sup_norm, run_norm, NULL};
 
 static const mk_kernel *const kernels[] = {&k_rmsnorm, &k_layernorm};
 

@@ -117,13 +117,13 @@ static const mk_kernel k_dequant_cublas = {
     MK_OP_QGEMM, "cuda.dequant_cublas", "cuda", 10,
     "any M: the weight dequantized to a scratch F16/BF16 matrix (k_perm folded in), then cublasGemmEx "
     "with f32 accumulation",
-    sup_dequant_cublas, run_dequant_cublas};
+    sup_dequant_cublas, run_dequant_cublas, NULL};
 
 static const mk_kernel k_w4a16_mma = {
     MK_OP_QGEMM, "cuda.w4a16_mma", "cuda", 20,
     "W4A16/W8A16 for M <= 64: mma.sync m16n8k16 on pre-shuffled tiles, 16-byte weight loads, "
     "f32 accumulation, group scales on f32 partial sums",
-    sup_w4a16_mma, run_w4a16_mma};
+    sup_w4a16_mma, run_w4a16_mma, NULL};
 
 static const mk_kernel *const kernels[] = {&k_w4a16_mma, &k_dequant_cublas};
 

@@ -2,8 +2,9 @@
  * RoPE variant "cuda.block_per_token" (kernels/cuda/rope.cu): both styles, partial
  * rotary_dim, linear and Llama 3 scaling. The inverse frequencies come from the
  * reference itself (mkref_rope_inv_freq, in double) and are uploaded once per context
- * and parameter set; the kernel forms each angle in double, so positions up to ~1e5 keep
- * f32 accuracy.
+ * and parameter set, asynchronously: the host copy lives as long as the device table, so
+ * nothing waits (only replacing all CUDA_ROPE_MAX_TABLES tables drains the stream); the
+ * kernel forms each angle in double, so positions up to ~1e5 keep f32 accuracy.
  */
 #include <limits.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@ struct cuda_rope_table {
     cuda_rope_table *next;
     rope_key key;
     double *inv_freq; /* device, rotary_dim / 2 */
+    double *host;     /* the values inv_freq was copied from (the copy is asynchronous) */
 };
 
 #define CUDA_ROPE_MAX_TABLES 32
@@ -47,6 +49,7 @@ void cuda_rope_tables_free(cuda_ctx *c) {
     while (t) {
         cuda_rope_table *next = t->next;
         cuda_free(t->inv_freq);
+        mk__free(t->host);
         mk__free(t);
         t = next;
     }
@@ -70,13 +73,13 @@ static mk_status upload_table(mk_context *ctx, const mk_rope_params *p, int rota
     cudaError_t e = cuda_malloc((void **)&t->inv_freq, (size_t)half * sizeof(double));
     if (e == cudaSuccess)
         e = CUDA_QUEUE(cudaMemcpyAsync(t->inv_freq, host, (size_t)half * sizeof(double), cudaMemcpyHostToDevice, c->stream));
-    if (e == cudaSuccess) e = cudaStreamSynchronize(c->stream); /* once per parameter set */
-    mk__free(host);
     if (e != cudaSuccess) {
         cuda_free(t->inv_freq);
+        mk__free(host);
         mk__free(t);
         return cuda_fail(e, "uploading the rope frequency table");
     }
+    t->host = host;
     *out = t;
     return MK_OK;
 }
@@ -91,6 +94,7 @@ mk_status cuda_rope_inv_freq(mk_context *ctx, const mk_rope_params *p, int rotar
     if (!t) {
         if (c->rope_table_count >= CUDA_ROPE_MAX_TABLES) {
             /* many parameter sets: start over (cudaFree waits for work still using them) */
+            mk__note_sync(ctx);
             cudaStreamSynchronize(c->stream);
             cuda_rope_tables_free(c);
         }
@@ -142,7 +146,7 @@ static mk_status run_rope(mk_context *ctx, const mk_op_args *a) {
 
 static const mk_kernel k_rope = {MK_OP_ROPE, "cuda.block_per_token", "cuda", 10,
                                  "cos/sin per token in shared memory, angles in double",
-                                 sup_rope, run_rope};
+                                 sup_rope, run_rope, NULL};
 
 static const mk_kernel *const kernels[] = {&k_rope};
 

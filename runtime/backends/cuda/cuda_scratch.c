@@ -12,6 +12,7 @@ mk_status cuda_scratch(cuda_ctx *c, cuda_scratch_slot slot, size_t bytes, void *
     if (c->scratch_bytes[slot] < bytes) {
         cudaError_t e;
         if (c->scratch[slot]) {
+            mk__note_sync(c->ctx);
             if ((e = cudaStreamSynchronize(c->stream)) != cudaSuccess)
                 return cuda_fail(e, "draining the stream before growing the scratch memory");
             cuda_free(c->scratch[slot]);

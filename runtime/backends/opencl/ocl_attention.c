@@ -3,14 +3,17 @@
  *   opencl.flash_prefill   tiled flash attention (kernels/opencl/attention_prefill.cl)
  *   opencl.splitkv_decode  split-KV flash decoding over the paged cache + merge
  *                          (kernels/opencl/attention_decode.cl): a work-group per (kv
- *                          head, split), or on CPU drivers (tuned style 2) one work-item
- *                          per (kv heads, split) with 16-wide vectors, built per D.
+ *                          head, split)
+ *   opencl.splitkv_decode_item  the same on CPU drivers: one work-item per (kv heads,
+ *                          split) with 16-wide vectors, built per D (the CPU default: it
+ *                          outranks the work-group kernel where it runs)
  *
- * Both kernels take the head dim at run time and are built per power-of-two bucket of
- * it (32..256), so a handful of programs serves every model. Nothing is read back from
- * the device: the prefill kernel finds its sequence from cu_seqlens on the device, and
- * the decode split plan is made from the shapes alone (block table width x block size
- * bounds every context), cached per context with the scratch for the partial results.
+ * Prefill and the work-group decode kernel take the head dim at run time and are built
+ * per power-of-two bucket of it (32..256), so a handful of programs serves every model.
+ * Nothing is read back: the prefill kernel finds its sequence from cu_seqlens on the
+ * device; decode runs the split-KV partition its plan computed (dec_plan, the variants'
+ * plan hook) into the plan's workspace. The decode kernels clamp context lengths to the
+ * block table and block indices to the pool (the plan's device copy is not trusted).
  */
 #include <math.h>
 #include <stdio.h>
@@ -94,7 +97,7 @@ static mk_status prefill_run(mk_context *ctx, const mk_op_args *a) {
     cl_ulong ol = lse ? ocl_elem_offset(lse) : 0;
     cl_long qs0 = q->stride[0], qs1 = q->stride[1], ks0 = k->stride[0], ks1 = k->stride[1];
     cl_long vs0 = v->stride[0], vs1 = v->stride[1];
-    cl_int has_lse = lse != NULL, causal = p->causal != 0, window = p->window_left;
+    cl_int has_lse = lse != NULL, causal = p->causal != 0, window = mk__window_left(p);
     cl_int cT = T, cTk = Tk, cHq = Hq, cHkv = Hkv, cD = D, cB = B;
     cl_float scale = p->scale != 0.0f ? p->scale : 1.0f / sqrtf((float)D), softcap = p->softcap;
     ocl_arg args[] = {OCL_ARG(mq),  OCL_ARG(oq),  OCL_ARG(qs0),    OCL_ARG(qs1),    OCL_ARG(mk),
@@ -146,100 +149,120 @@ static int dec_shape(const mk_context *ctx, int D, int G, dec_config *c, char *w
     return 1;
 }
 
-/* Split plan (FlashInfer-style plan/run): enough work-groups to fill the device, no split
-   shorter than min_chunk keys. Contexts are bounded by max_ctx (block table width x block
-   size, or the window). Plans are cached per context by (B, work-groups per sequence,
-   power-of-two bucket of max_ctx, keys per tile) and made for the bucket's top, so every
-   context of the bucket fits the grid. */
-static void dec_plan(mk_context *ctx, int B, int groups_per_seq, int max_ctx, dec_config *c) {
-    int bucket = pow2_at_least(max_ctx < 1 ? 1 : max_ctx, 1);
-    int key[4] = {B, groups_per_seq, bucket, c->bk}, val[4];
-    if (ocl_plan_get(ctx, key, val)) {
-        c->splits = val[0], c->chunk = val[1];
-        return;
-    }
-    const ocl_device *dev = ocl_of(ctx)->dev;
-    int gpu = dev->info.type == MK_DEVICE_GPU;
-    int cus = dev->info.compute_units > 0 ? dev->info.compute_units : 1;
-    long target = (long)cus * ocl_param(ctx, "attention_decode", "groups_per_cu", gpu ? 8 : 4, NULL);
-    int min_chunk = ocl_param(ctx, "attention_decode", "min_chunk", gpu ? 256 : 128, NULL);
-    int max_splits = ocl_param(ctx, "attention_decode", "max_splits", 64, NULL);
-    if (min_chunk < c->bk) min_chunk = c->bk;
-    long base = (long)B * groups_per_seq;
-    long splits = (target + base - 1) / base;
-    long by_len = (bucket + min_chunk - 1) / min_chunk;
-    if (splits > by_len) splits = by_len;
-    if (splits > max_splits) splits = max_splits;
-    if (splits < 1) splits = 1;
-    int chunk = (int)((bucket + splits - 1) / splits);
-    c->chunk = (chunk + c->bk - 1) / c->bk * c->bk;
-    c->splits = (bucket + c->chunk - 1) / c->chunk;
-    val[0] = c->splits, val[1] = c->chunk, val[2] = val[3] = 0;
-    ocl_plan_put(ctx, key, val);
-}
-
-/* The work-item kernel (splitkv_decode_item, for CPU drivers) instead of the work-group
-   one: tuned "attention_decode"/"style" = 2 (the CPU default; 1 = work-groups) selects
-   it when D is a multiple of 16 and one kv head's query heads fit its private state (G x
-   D <= 4096 floats). Returns the kv heads per work-item: the largest divisor of Hkv up to
-   "item_heads" whose heads fit; 0 = the work-group kernel. */
+/* The work-item kernel (splitkv_decode_item) for kv heads per work-item: the largest
+   divisor of Hkv up to the tuned "item_heads" whose query heads fit its private state
+   (hpw x G x D <= 4096 floats); 0 when D is not a multiple of 16 (its vector width). */
 static int dec_item_heads(const mk_context *ctx, int D, int G, int Hkv) {
-    if (ocl_param(ctx, "attention_decode", "style", 1, NULL) != 2 || D % 16 != 0) return 0;
+    if (D % 16 != 0) return 0;
     int cap = ocl_param(ctx, "attention_decode", "item_heads", 8, NULL);
     for (int hpw = cap < Hkv ? cap : Hkv; hpw >= 1; hpw--)
         if (Hkv % hpw == 0 && (long)hpw * G * D <= 4096) return hpw;
     return 0;
 }
 
-static int decode_supports(const mk_context *ctx, const mk_op_args *a, char *why, size_t n) {
-    if (!a) return 1;
+/* The decode kernel's launch shape for args: kernel geometry (c) and, for the work-item
+   kernel, the kv heads per item (hpw > 0). 0 with a reason when the variant cannot run. */
+static int dec_geometry(const mk_context *ctx, const mk_op_args *a, int item, dec_config *c, int *hpw, char *why,
+                        size_t n) {
     const mk_kv_cache_desc *d = &a->u.decode.cache->desc;
-    int G = (int)a->u.decode.q->shape[1] / d->num_kv_heads;
-    if (dec_item_heads(ctx, d->head_dim, G, d->num_kv_heads)) return 1;
-    dec_config c;
-    return dec_shape(ctx, d->head_dim, G, &c, why, n);
+    const int D = d->head_dim, Hkv = d->num_kv_heads, G = (int)a->u.decode.q->shape[1] / Hkv;
+    *hpw = 0;
+    if (!item) return dec_shape(ctx, D, G, c, why, n);
+    if (ocl_of(ctx)->dev->info.type != MK_DEVICE_CPU)
+        return mk__why(why, n, "built for CPU drivers (a work-item per kv-head group and split, no local "
+                               "memory); this is a %s device", ocl_of(ctx)->dev->info.type == MK_DEVICE_GPU ? "GPU" : "non-CPU");
+    *hpw = dec_item_heads(ctx, D, G, Hkv);
+    if (!*hpw)
+        return mk__why(why, n, D % 16 ? "head dim %d is not a multiple of 16 (the kernel's vector width)"
+                                      : "head dim %d x %d query heads per kv head exceeds the 4096 floats of a work-item",
+                       D, G);
+    memset(c, 0, sizeof *c);
+    c->bk = 16, c->hg = 1; /* tiles of 16 tokens */
+    return 1;
 }
 
-static mk_status decode_run(mk_context *ctx, const mk_op_args *a) {
+/* Split-KV partition (runtime/src/splitkv.c) with this device's numbers: work-groups per
+   compute unit and the shortest split from the tuning parameters, chunks of whole tiles. */
+static mk_status dec_plan(const mk_context *ctx, const mk_op_args *a, int item, mk_work *w) {
+    dec_config c;
+    int hpw;
+    char why[160];
+    if (!dec_geometry(ctx, a, item, &c, &hpw, why, sizeof why))
+        return mk__fail(MK_ERR_UNSUPPORTED, "%s: %s", item ? "opencl.splitkv_decode_item" : "opencl.splitkv_decode", why);
+    const ocl_device *dev = ocl_of(ctx)->dev;
+    const int gpu = dev->info.type == MK_DEVICE_GPU;
+    mk_splitkv_params sp = {
+        .compute_units = dev->info.compute_units,
+        .per_unit = ocl_param(ctx, "attention_decode", "groups_per_cu", gpu ? 8 : 4, NULL),
+        .min_chunk = ocl_param(ctx, "attention_decode", "min_chunk", gpu ? 256 : 128, NULL),
+        .max_splits = ocl_param(ctx, "attention_decode", "max_splits", 64, NULL),
+        .tile = c.bk};
+    const mk_plan *p = a->u.decode.plan;
+    const int Hkv = p->cache.num_kv_heads;
+    const int64_t groups = p->n * (hpw ? Hkv / hpw : (int64_t)Hkv * c.hg);
+    mk__splitkv_partition(&sp, groups, p->max_k, w);
+    w->workspace_bytes = mk__splitkv_workspace_bytes(p->n, p->num_q_heads, p->cache.head_dim, w->splits);
+    return MK_OK;
+}
+
+static mk_status plan_group(const mk_context *ctx, const mk_op_args *a, mk_work *w) { return dec_plan(ctx, a, 0, w); }
+static mk_status plan_item(const mk_context *ctx, const mk_op_args *a, mk_work *w) { return dec_plan(ctx, a, 1, w); }
+
+static int dec_supports(const mk_context *ctx, const mk_op_args *a, int item, char *why, size_t n) {
+    if (!a) return item && ocl_of(ctx)->dev->info.type != MK_DEVICE_CPU
+                       ? mk__why(why, n, "built for CPU drivers; this is not a CPU device") : 1;
+    dec_config c;
+    int hpw;
+    return dec_geometry(ctx, a, item, &c, &hpw, why, n);
+}
+
+static int supports_group(const mk_context *ctx, const mk_op_args *a, char *why, size_t n) {
+    return dec_supports(ctx, a, 0, why, n);
+}
+static int supports_item(const mk_context *ctx, const mk_op_args *a, char *why, size_t n) {
+    return dec_supports(ctx, a, 1, why, n);
+}
+
+/* Launches the decode kernel (and the merge when the plan splits) with the plan's
+   partition; partial results go to the plan's workspace. */
+static mk_status dec_run(mk_context *ctx, const mk_op_args *a, int item) {
     const mk_tensor *q = a->u.decode.q, *bt = a->u.decode.block_table;
     const mk_tensor *cl = a->u.decode.context_lens, *out = a->u.decode.out;
     const mk_kv_cache *cache = a->u.decode.cache;
     const mk_attn_params *p = &a->u.decode.params;
+    const mk_plan *plan = a->u.decode.plan;
     int B = (int)q->shape[0], Hq = (int)q->shape[1], Hkv = cache->desc.num_kv_heads;
     int D = cache->desc.head_dim, G = Hq / Hkv, bs = cache->desc.block_size;
     int max_blocks = (int)bt->shape[1];
     dec_config c;
+    int hpw;
     char why[160], opts[160];
-    int hpw = dec_item_heads(ctx, D, G, Hkv);
-    const char *kname = hpw ? "splitkv_decode_item" : "splitkv_decode";
-    if (hpw) { /* one work-item per (kv heads, sequence, split); tiles of 16 tokens */
-        c.bk = 16, c.hg = 1;
+    const char *kname = item ? "splitkv_decode_item" : "splitkv_decode";
+    if (!dec_geometry(ctx, a, item, &c, &hpw, why, sizeof why))
+        return mk__fail(MK_ERR_UNSUPPORTED, "opencl.%s: %s", kname, why);
+    if (item) {
         int len = snprintf(opts, sizeof opts, "-DT_IN=%d -DT_CACHE=%d -DDEC_ITEM -DDEC_D=%d -DDEC_G=%d -DDEC_HPW=%d -DDEC_BT=16",
                            ocl_dtype_code(q->dtype), ocl_dtype_code(cache->desc.dtype), D, G, hpw);
         int ahead = ocl_param(ctx, "attention_decode", "prefetch", 0, NULL); /* tiles; 0 = none */
         if (ahead > 0 && ahead <= 8) snprintf(opts + len, sizeof opts - (size_t)len, " -DDEC_PREFETCH=%d", ahead);
     } else {
-        if (!dec_shape(ctx, D, G, &c, why, sizeof why))
-            return mk__fail(MK_ERR_UNSUPPORTED, "opencl.splitkv_decode: %s", why);
         snprintf(opts, sizeof opts, "-DT_IN=%d -DT_CACHE=%d -DDEC_DMAX=%d -DDEC_GMAX=%d -DDEC_BK=%d",
                  ocl_dtype_code(q->dtype), ocl_dtype_code(cache->desc.dtype), c.dmax, c.gmax, c.bk);
     }
-    long max_ctx = (long)max_blocks * bs;
-    if (p->window_left >= 0 && (long)p->window_left + 1 < max_ctx) max_ctx = p->window_left + 1;
-    dec_plan(ctx, B, hpw ? Hkv / hpw : Hkv * c.hg, (int)(max_ctx < INT32_MAX ? max_ctx : INT32_MAX), &c);
+    const int nsplit = plan->work.splits;
+    if (plan->work.chunk % c.bk != 0) /* a tile parameter changed after the plan was made */
+        return mk__fail(MK_ERR_INVALID_ARGUMENT, "plan: its split of %d keys is not a whole number of the "
+                        "kernel's %d-key tiles (tuning parameters changed since it was made): make the plan again",
+                        plan->work.chunk, c.bk);
 
     cl_kernel kd, km = NULL;
     mk_status s = ocl_kernel(ctx, "attention_decode.cl", kname, opts, &kd);
-    if (s == MK_OK && c.splits > 1) s = ocl_kernel(ctx, "attention_decode.cl", "splitkv_merge", opts, &km);
+    if (s == MK_OK && nsplit > 1) s = ocl_kernel(ctx, "attention_decode.cl", "splitkv_merge", opts, &km);
     if (s != MK_OK) return s;
 
-    /* Scratch: partial outputs [B][Hq][splits][D], then (m, l) [B][Hq][splits][2]. */
-    cl_mem part = NULL;
-    cl_ulong ml_off = (cl_ulong)B * Hq * c.splits * D;
-    if (c.splits > 1 &&
-        (s = ocl_scratch(ctx, OCL_SCRATCH_DECODE, (size_t)(ml_off + (cl_ulong)B * Hq * c.splits * 2) * 4,
-                         &part)) != MK_OK)
-        return s;
+    /* Workspace: partial outputs [B][Hq][splits][D], then (m, l) [B][Hq][splits][2]. */
+    cl_mem part = nsplit > 1 ? ocl_mem(plan->workspace) : NULL;
+    cl_ulong ml_off = (cl_ulong)B * Hq * nsplit * D;
 
     cl_mem mq = ocl_mem(q->buf), mkc = ocl_mem(cache->k), mvc = ocl_mem(cache->v);
     cl_mem mks = cache->k_scale ? ocl_mem(cache->k_scale) : NULL;
@@ -248,8 +271,8 @@ static mk_status decode_run(mk_context *ctx, const mk_op_args *a) {
     cl_ulong oq = ocl_elem_offset(q), obt = ocl_elem_offset(bt), ocl_ = ocl_elem_offset(cl);
     cl_ulong oo = ocl_elem_offset(out);
     cl_long qs0 = q->stride[0], qs1 = q->stride[1];
-    cl_int cmb = max_blocks, cHq = Hq, cHkv = Hkv, cD = D, cbs = bs, window = p->window_left;
-    cl_int nblocks = (cl_int)cache->desc.num_blocks, splits = c.splits, chunk = c.chunk;
+    cl_int cmb = max_blocks, cHq = Hq, cHkv = Hkv, cD = D, cbs = bs, window = mk__window_left(p);
+    cl_int nblocks = (cl_int)cache->desc.num_blocks, splits = nsplit, chunk = plan->work.chunk;
     cl_int cG = G, cHG = c.hg;
     cl_float scale = p->scale != 0.0f ? p->scale : 1.0f / sqrtf((float)D), softcap = p->softcap;
     ocl_arg args[] = {OCL_ARG(mq),    OCL_ARG(oq),     OCL_ARG(qs0),   OCL_ARG(qs1),   OCL_ARG(mkc),
@@ -258,10 +281,10 @@ static mk_status decode_run(mk_context *ctx, const mk_op_args *a) {
                       OCL_ARG(part),  OCL_ARG(ml_off), OCL_ARG(cHq),   OCL_ARG(cHkv),  OCL_ARG(cD),
                       OCL_ARG(cbs),   OCL_ARG(nblocks), OCL_ARG(scale), OCL_ARG(window), OCL_ARG(softcap),
                       OCL_ARG(splits), OCL_ARG(chunk), OCL_ARG(cG),    OCL_ARG(cHG)};
-    size_t global[3] = {hpw ? (size_t)(Hkv / hpw) : (size_t)c.dmax * Hkv * c.hg, (size_t)B, (size_t)c.splits};
+    size_t global[3] = {hpw ? (size_t)(Hkv / hpw) : (size_t)c.dmax * Hkv * c.hg, (size_t)B, (size_t)nsplit};
     size_t local[3] = {hpw ? 1 : (size_t)c.dmax, 1, 1};
     s = ocl_launch(ctx, kd, kname, (int)(sizeof args / sizeof args[0]), args, 3, global, local);
-    if (s != MK_OK || c.splits == 1) return s;
+    if (s != MK_OK || nsplit == 1) return s;
 
     ocl_arg margs[] = {OCL_ARG(part), OCL_ARG(ml_off), OCL_ARG(mo), OCL_ARG(oo), OCL_ARG(cD),
                        OCL_ARG(splits)};
@@ -270,19 +293,29 @@ static mk_status decode_run(mk_context *ctx, const mk_op_args *a) {
     return ocl_launch(ctx, km, "splitkv_merge", 6, margs, 1, mglobal, mlocal);
 }
 
+static mk_status run_group(mk_context *ctx, const mk_op_args *a) { return dec_run(ctx, a, 0); }
+static mk_status run_item(mk_context *ctx, const mk_op_args *a) { return dec_run(ctx, a, 1); }
+
 /* ------------------------------------------------------------------ registry */
 
 static const mk_kernel k_flash_prefill = {
     MK_OP_ATTENTION_PREFILL, "opencl.flash_prefill", "opencl", 10,
     "tiled flash attention, online softmax in f32, K/V tiles in local memory (OpenCL C 1.2)",
-    prefill_supports, prefill_run};
+    prefill_supports, prefill_run, NULL};
 
 static const mk_kernel k_splitkv_decode = {
     MK_OP_ATTENTION_DECODE, "opencl.splitkv_decode", "opencl", 10,
-    "split-KV flash decoding over the paged cache, query heads of a KV group share K/V reads",
-    decode_supports, decode_run};
+    "split-KV flash decoding over the paged cache: a work-group per (kv head, split), K/V tiles in "
+    "local memory shared by the query heads of a KV group",
+    supports_group, run_group, plan_group};
 
-static const mk_kernel *const ocl_attention_list[] = {&k_flash_prefill, &k_splitkv_decode};
+static const mk_kernel k_splitkv_decode_item = {
+    MK_OP_ATTENTION_DECODE, "opencl.splitkv_decode_item", "opencl", 20,
+    "split-KV flash decoding for CPU drivers: a work-item per (kv heads, split), 16-wide vectors, "
+    "query heads in private memory, no local memory",
+    supports_item, run_item, plan_item};
+
+static const mk_kernel *const ocl_attention_list[] = {&k_flash_prefill, &k_splitkv_decode, &k_splitkv_decode_item};
 
 const mk_kernel *const *ocl_attention_kernels(int *count) {
     *count = (int)(sizeof ocl_attention_list / sizeof ocl_attention_list[0]);

@@ -152,7 +152,7 @@ static mk_status run_rope(mk_context *ctx, const mk_op_args *a) {
 /* ---- table */
 
 #define OCL_KERNEL(var, OP, name, prio, fn, text) \
-    static const mk_kernel var = {OP, name, "opencl", prio, text, always, fn}
+    static const mk_kernel var = {OP, name, "opencl", prio, text, always, fn, NULL}
 
 OCL_KERNEL(k_silu, MK_OP_SILU_MUL, "opencl.rows", 10, run_binary,
            "4 elements per work-item, f32 math, strided rows");
@@ -169,13 +169,13 @@ OCL_KERNEL(k_rope, MK_OP_ROPE, "opencl.pairs", 10, run_rope,
 /* Extension variants: built only where supports() found the extension. */
 static const mk_kernel k_add_half = {MK_OP_ADD, "opencl.rows_half", "opencl", 15,
                                      "F16 add in half arithmetic (cl_khr_fp16): one RNE rounding, no f32 round trip",
-                                     add_half_supports, run_add_half};
+                                     add_half_supports, run_add_half, NULL};
 static const mk_kernel k_rmsnorm_sg = {MK_OP_RMSNORM, "opencl.wg_subgroup", "opencl", 15,
                                        "one work-group per row, sub-group reductions (cl_khr/intel_subgroups)",
-                                       subgroups, run_norm_sg};
+                                       subgroups, run_norm_sg, NULL};
 static const mk_kernel k_layernorm_sg = {MK_OP_LAYERNORM, "opencl.wg_subgroup", "opencl", 15,
                                          "two-pass mean/variance with sub-group reductions (cl_khr/intel_subgroups)",
-                                         subgroups, run_norm_sg};
+                                         subgroups, run_norm_sg, NULL};
 
 static const mk_kernel *const ocl_elementwise_list[] = {&k_silu,      &k_gelu,       &k_add,
                                                         &k_rmsnorm,   &k_layernorm,  &k_rope,

@@ -160,14 +160,14 @@ static int gemv_sg_supports(const mk_context *ctx, const mk_op_args *args, char 
 
 static const mk_kernel k_tiled = {MK_OP_GEMM, "opencl.tiled", "opencl", 10,
                                   "local-memory tiles (tuned), f32 accumulation", tiled_supports,
-                                  run_tiled};
+                                  run_tiled, NULL};
 static const mk_kernel k_gemv = {MK_OP_GEMM, "opencl.gemv", "opencl", 20,
                                  "small M: one work-group per output column, f32 accumulation",
-                                 gemv_supports, run_gemv};
+                                 gemv_supports, run_gemv, NULL};
 
 static const mk_kernel k_gemv_sg = {MK_OP_GEMM, "opencl.gemv_subgroup", "opencl", 25,
                                     "small M: as opencl.gemv, sub-group reductions (cl_khr/intel_subgroups)",
-                                    gemv_sg_supports, run_gemv_sg};
+                                    gemv_sg_supports, run_gemv_sg, NULL};
 
 static const mk_kernel *const ocl_gemm_list[] = {&k_gemv_sg, &k_gemv, &k_tiled};
 

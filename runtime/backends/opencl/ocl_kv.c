@@ -78,9 +78,9 @@ static mk_status run_copy(mk_context *ctx, const mk_op_args *a) {
 
 static const mk_kernel k_append = {MK_OP_KV_APPEND, "opencl.per_head", "opencl", 10,
                                    "one work-group per (token, kv head, K|V); I8/FP8 bit-exact with the reference",
-                                   always, run_append};
+                                   always, run_append, NULL};
 static const mk_kernel k_copy = {MK_OP_KV_COPY_BLOCKS, "opencl.copy", "opencl", 10,
-                                 "one work-item per word of a block", always, run_copy};
+                                 "one work-item per word of a block", always, run_copy, NULL};
 
 static const mk_kernel *const ocl_kv_list[] = {&k_append, &k_copy};
 

@@ -322,17 +322,17 @@ static int dot8_supports(const mk_context *ctx, const mk_op_args *a, char *why, 
 static const mk_kernel k_qgemv = {
     MK_OP_QGEMM, "opencl.qgemv", "opencl", 20,
     "GEMV for M <= 8: a work-item per output row, rows' weight words interleaved per 64-row tile",
-    gemv_supports, gemv_run};
+    gemv_supports, gemv_run, NULL};
 
 static const mk_kernel k_qgemm_tiled = {
     MK_OP_QGEMM, "opencl.qgemm_tiled", "opencl", 10,
     "64x64 tiles, weights dequantized into local memory (W8A8: i32 accumulation)",
-    tiled_supports, tiled_run};
+    tiled_supports, tiled_run, NULL};
 
 static const mk_kernel k_qgemv_dot8 = {
     MK_OP_QGEMM, "opencl.qgemv_dot8", "opencl", 25,
     "W8A8 GEMV for M <= 8 with cl_khr_integer_dot_product (4 int8 products per instruction)",
-    dot8_supports, dot8_run};
+    dot8_supports, dot8_run, NULL};
 
 static const mk_kernel *const ocl_qgemm_list[] = {&k_qgemv_dot8, &k_qgemv, &k_qgemm_tiled};
 

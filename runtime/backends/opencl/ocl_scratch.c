@@ -1,5 +1,5 @@
 /*
- * Per-context scratch buffers and plan memo of the OpenCL op families (ocl_scratch.h),
+ * Per-context scratch buffers and constant tables of the OpenCL op families (ocl_scratch.h),
  * held in the context's ocl_ctx and released with it. Ops run one at a time per context
  * (the thread model of medkern.h), so no lock is needed.
  */
@@ -8,14 +8,11 @@
 
 #include "ocl_scratch.h"
 
-#define OCL_PLANS 16
 #define OCL_TABLES 4 /* Gemma 3 alternates two rope tables; room to spare */
 
 typedef struct ocl_state {
     cl_mem mem[OCL_SCRATCH_SLOTS];
     size_t bytes[OCL_SCRATCH_SLOTS];
-    int plan_key[OCL_PLANS][4], plan_val[OCL_PLANS][4];
-    int nplans, next_plan;  /* next_plan: round-robin replacement */
     cl_mem table_mem[OCL_TABLES];
     void *table_host[OCL_TABLES]; /* the bytes each table_mem holds */
     size_t table_bytes[OCL_TABLES];
@@ -76,32 +73,6 @@ mk_status ocl_const_table(mk_context *ctx, const void *data, size_t bytes, cl_me
     s->table_mem[i] = m, s->table_host[i] = host, s->table_bytes[i] = bytes;
     *out = m;
     return MK_OK;
-}
-
-int ocl_plan_get(mk_context *ctx, const int key[4], int val[4]) {
-    int found = 0;
-    ocl_state *s = state_of(ctx, 0);
-    for (int i = 0; s && i < s->nplans && !found; i++)
-        if (memcmp(s->plan_key[i], key, sizeof s->plan_key[i]) == 0) {
-            memcpy(val, s->plan_val[i], sizeof s->plan_val[i]);
-            found = 1;
-        }
-    return found;
-}
-
-void ocl_plan_put(mk_context *ctx, const int key[4], const int val[4]) {
-    ocl_state *s = state_of(ctx, 0);
-    if (!s) s = ocl_of(ctx)->scratch = mk__calloc(1, sizeof *s); /* a memo: out of memory, not kept */
-    if (s) {
-        int i = s->nplans < OCL_PLANS ? s->nplans++ : s->next_plan++ % OCL_PLANS;
-        memcpy(s->plan_key[i], key, sizeof s->plan_key[i]);
-        memcpy(s->plan_val[i], val, sizeof s->plan_val[i]);
-    }
-}
-
-void ocl_plan_clear(mk_context *ctx) {
-    ocl_state *s = state_of(ctx, 0);
-    if (s) s->nplans = s->next_plan = 0;
 }
 
 void ocl_scratch_release(mk_context *ctx) {

@@ -1,7 +1,7 @@
 /*
  * Per-context state of the OpenCL op families that need more than their arguments:
- * device scratch buffers (split-KV partial results, quantized activations) and the
- * decode split plans, held in the context (ocl_ctx.scratch) and released with it
+ * device scratch buffers (quantized activations) and constant tables, held in the
+ * context (ocl_ctx.scratch) and released with it
  * (ocl_scratch_release from the backend's context_fini).
  */
 #ifndef MEDKERN_BACKENDS_OPENCL_SCRATCH_H
@@ -10,8 +10,7 @@
 #include "ocl_internal.h"
 
 typedef enum {
-    OCL_SCRATCH_DECODE = 0, /* split-KV partial outputs and (m, l)      */
-    OCL_SCRATCH_QGEMM_X,    /* permuted or quantized activations        */
+    OCL_SCRATCH_QGEMM_X = 0, /* permuted or quantized activations       */
     OCL_SCRATCH_QGEMM_SCALE, /* per-token activation scales             */
     OCL_SCRATCH_SLOTS
 } ocl_scratch_slot;
@@ -27,14 +26,6 @@ mk_status ocl_scratch(mk_context *ctx, ocl_scratch_slot slot, size_t bytes, cl_m
    buffer back without an allocation or a transfer; a new table is uploaded into a new
    buffer (the one it replaces is released; queued commands keep it alive). */
 mk_status ocl_const_table(mk_context *ctx, const void *data, size_t bytes, cl_mem *out);
-
-/* A small memo of host-side plans per context: `key` (4 ints) -> `val` (4 ints).
-   ocl_plan_get returns 1 and fills val when key is known. */
-int  ocl_plan_get(mk_context *ctx, const int key[4], int val[4]);
-void ocl_plan_put(mk_context *ctx, const int key[4], const int val[4]);
-
-/* Forgets every plan (parameters they depend on changed). */
-void ocl_plan_clear(mk_context *ctx);
 
 /* Frees everything held for ctx (idempotent). */
 void ocl_scratch_release(mk_context *ctx);

@@ -84,7 +84,6 @@ static const tuning_default tuning_defaults[] = {
     {MK_DEVICE_CPU, NULL, "qgemm", "gemv_rows", 64}, /* W4: rows per work-item (qgemv_rows) */
     {MK_DEVICE_CPU, NULL, "attention_decode", "groups_per_cu", 4},
     {MK_DEVICE_CPU, NULL, "attention_decode", "min_chunk", 128},
-    {MK_DEVICE_CPU, NULL, "attention_decode", "style", 2},      /* work-item per split */
     {MK_DEVICE_CPU, NULL, "attention_decode", "item_heads", 8}, /* kv heads per item  */
     {MK_DEVICE_CPU, NULL, "attention_decode", "prefetch", 1},   /* tiles ahead, > 8: none */
     {MK_DEVICE_GPU, NULL, "qgemm", "gemv_wg", 64},
@@ -304,7 +303,6 @@ int ocl_param_list(mk_context *ctx, mk_param_info *out, int cap) {
 mk_status ocl_param_set(mk_context *ctx, const char *op, const char *name, int value) {
     ocl_tuning *t = tuning_of(ctx);
     if (!t) return mk__fail(MK_ERR_OUT_OF_MEMORY, "out of host memory for the tuning state");
-    ocl_plan_clear(ctx); /* plans were made with the old values */
     for (int i = 0; i < t->noverrides; i++)
         if (!strcmp(t->overrides[i].op, op) && !strcmp(t->overrides[i].name, name)) {
             if (value > 0) t->overrides[i].value = value;

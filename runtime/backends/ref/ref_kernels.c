@@ -87,8 +87,8 @@ static mk_status run_prefill(mk_context *ctx, const mk_op_args *a) {
     float *out = tmp(&tp, mk__tensor_numel(q));
     float *lse = a->u.prefill.lse ? tmp(&tp, mk__tensor_numel(a->u.prefill.lse)) : NULL;
     if (tp.failed) return OOM(&tp);
-    mkref_attention_prefill(fq, fk, fv, (const int32_t *)host_base(a->u.prefill.cu_seqlens_q),
-                            (const int32_t *)host_base(a->u.prefill.cu_seqlens_k),
+    mkref_attention_prefill(fq, fk, fv, a->u.prefill.plan->host[0],
+                            a->u.prefill.plan->host[1],
                             (int)a->u.prefill.cu_seqlens_q->shape[0] - 1, (int)q->shape[1],
                             (int)k->shape[1], (int)q->shape[2], &a->u.prefill.params, out, lse);
     scatter(a->u.prefill.out, out);
@@ -102,9 +102,9 @@ static mk_status run_decode(mk_context *ctx, const mk_op_args *a) {
     float *fq = tmp_gather(&tp, q), *out = tmp(&tp, mk__tensor_numel(q));
     if (tp.failed) return OOM(&tp);
     mkref_kv_cache view = cache_view(a->u.decode.cache);
-    mkref_attention_decode(fq, &view, (const int32_t *)host_base(a->u.decode.block_table),
+    mkref_attention_decode(fq, &view, a->u.decode.plan->host[0],
                            (int)a->u.decode.block_table->shape[1],
-                           (const int32_t *)host_base(a->u.decode.context_lens), (int)q->shape[0],
+                           a->u.decode.plan->host[1], (int)q->shape[0],
                            (int)q->shape[1], &a->u.decode.params, out);
     scatter(a->u.decode.out, out);
     return done(&tp, MK_OK);
@@ -115,14 +115,14 @@ static mk_status run_kv_append(mk_context *ctx, const mk_op_args *a) {
     float *k = tmp_gather(&tp, a->u.kv_append.k), *v = tmp_gather(&tp, a->u.kv_append.v);
     if (tp.failed) return OOM(&tp);
     mkref_kv_cache view = cache_view(a->u.kv_append.cache);
-    mkref_kv_append(&view, k, v, (const int32_t *)host_base(a->u.kv_append.slot_mapping),
+    mkref_kv_append(&view, k, v, a->u.kv_append.plan->host[0],
                     a->u.kv_append.k->shape[0]);
     return done(&tp, MK_OK);
 }
 
 static mk_status run_kv_copy(mk_context *ctx, const mk_op_args *a) {
     mkref_kv_cache view = cache_view(a->u.kv_copy.cache);
-    mkref_kv_copy_blocks(&view, (const int32_t *)host_base(a->u.kv_copy.pairs),
+    mkref_kv_copy_blocks(&view, a->u.kv_copy.plan->host[0],
                          a->u.kv_copy.pairs->shape[0]);
     return MK_OK;
 }
@@ -171,7 +171,7 @@ static mk_status run_rope(mk_context *ctx, const mk_op_args *a) {
     temps tp = {{0}, 0, 0};
     float *fx = tmp_gather(&tp, x);
     if (tp.failed) return OOM(&tp);
-    mkref_rope(fx, (const int32_t *)host_base(a->u.rope.positions), x->shape[0], (int)x->shape[1],
+    mkref_rope(fx, a->u.rope.plan->host[0], x->shape[0], (int)x->shape[1],
                (int)x->shape[2], &a->u.rope.params);
     scatter(x, fx);
     return done(&tp, MK_OK);
@@ -195,7 +195,7 @@ static int ref_supports(const mk_context *ctx, const mk_op_args *args, char *why
 }
 
 #define REF_KERNEL(var, OP, fn, text) \
-    static const mk_kernel var = {OP, "ref.scalar", "ref", 0, text, ref_supports, fn}
+    static const mk_kernel var = {OP, "ref.scalar", "ref", 0, text, ref_supports, fn, NULL}
 
 REF_KERNEL(k_prefill, MK_OP_ATTENTION_PREFILL, run_prefill, "scalar reference, double accumulation");
 REF_KERNEL(k_decode, MK_OP_ATTENTION_DECODE, run_decode, "scalar reference over the paged cache");

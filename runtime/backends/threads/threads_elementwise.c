@@ -65,7 +65,7 @@ static int binary_supports(const mk_context *ctx, const mk_op_args *args, char *
 }
 
 #define THREADS_BINARY(var, OP, text) \
-    static const mk_kernel var = {OP, "threads.rows", "threads", 10, text, binary_supports, run_binary}
+    static const mk_kernel var = {OP, "threads.rows", "threads", 10, text, binary_supports, run_binary, NULL}
 
 THREADS_BINARY(k_add, MK_OP_ADD, "host threads, static element ranges, f32 math");
 THREADS_BINARY(k_silu, MK_OP_SILU_MUL, "host threads, static element ranges, f32 math");

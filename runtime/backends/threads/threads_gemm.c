@@ -137,10 +137,10 @@ static int colblock_supports(const mk_context *ctx, const mk_op_args *args, char
 
 static const mk_kernel k_rowblock = {MK_OP_GEMM, "threads.rowblock", "threads", 10,
                                      "host threads, static row ranges, 4-row blocks, f32 accumulation",
-                                     rowblock_supports, run_rowblock};
+                                     rowblock_supports, run_rowblock, NULL};
 static const mk_kernel k_colblock = {MK_OP_GEMM, "threads.colblock", "threads", 20,
                                      "M < threads: static column ranges, f32 accumulation",
-                                     colblock_supports, run_colblock};
+                                     colblock_supports, run_colblock, NULL};
 
 static const mk_kernel *const threads_gemm_list[] = {&k_colblock, &k_rowblock};
 

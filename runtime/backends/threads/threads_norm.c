@@ -66,7 +66,7 @@ static int rmsnorm_supports(const mk_context *ctx, const mk_op_args *args, char 
 
 static const mk_kernel k_rmsnorm = {MK_OP_RMSNORM, "threads.rows", "threads", 10,
                                     "host threads, static row ranges, f32 sum of squares (Gemma 1+w too)",
-                                    rmsnorm_supports, run_rmsnorm};
+                                    rmsnorm_supports, run_rmsnorm, NULL};
 
 static const mk_kernel *const threads_norm_list[] = {&k_rmsnorm};
 

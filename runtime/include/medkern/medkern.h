@@ -17,9 +17,15 @@
  *    the context it was created on.
  *  - Tensors are plain descriptors (mk_tensor): a view on a buffer, row-major, up to 4
  *    dims, strides in elements. The descriptor is read during the call only.
- *  - Index arrays (cu_seqlens, block tables, context lengths, slot mappings, block
- *    pairs) are I32 tensors. Their values are checked by the validation layer before a
- *    backend runs (this reads them back to the host, a synchronizing copy on GPUs).
+ *  - Index arrays (cu_seqlens, block tables, context lengths, slot mappings, positions,
+ *    block pairs) are seen by the host once, in a plan (mk_*_plan_create: host arrays,
+ *    validated there, copied into plan-owned device memory). The *_run calls take the
+ *    plan, check descriptors only, never read anything back and never synchronize, so
+ *    a decode step can be captured in a CUDA graph (mk_context_sync_counters proves
+ *    it). The one-shot calls (mk_attention_decode, mk_rope, ...) take I32 tensors on
+ *    the device: they read them back to the host to validate them (a synchronizing
+ *    copy on GPUs), then run as a plan would.
+ *  - Parameter structs: a zero-initialised struct ({0}) means the defaults.
  *  - Threads: a context, and everything created on it, is used by one thread at a time;
  *    different contexts may be used from different threads at once. Device enumeration
  *    and the kernel registry are initialised once, thread-safely.
@@ -192,12 +198,41 @@ MK_API mk_status mk_event_elapsed_ms(const mk_event *start, const mk_event *end,
 
 /* ------------------------------------------------------------------ attention */
 
+/* {0} = scale 1/sqrt(D), not causal, no window, no softcap. Query i of a sequence with
+   Sq queries and Sk keys sits at position i' = i + Sk - Sq (bottom-right aligned). */
 typedef struct {
-    float scale;        /* softmax scale; 0 = 1/sqrt(D)                            */
-    int causal;         /* bottom-right aligned: query i of Sq sees key j <= i+Sk-Sq */
-    int window_left;    /* sliding window: key j >= i+Sk-Sq-window_left; -1 = none  */
-    float softcap;      /* logits -> softcap*tanh(logits/softcap); 0 = none         */
+    float scale;        /* softmax scale; 0 = 1/sqrt(D)                                 */
+    int causal;         /* query i sees keys j <= i'                                     */
+    int window;         /* sliding window: query i sees keys j > i' - window (itself and
+                           window - 1 keys before it: Mistral's sliding_window, FA2's
+                           window_left + 1); 0 = no window                               */
+    float softcap;      /* logits -> softcap*tanh(logits/softcap); 0 = none              */
 } mk_attn_params;
+
+/* ------------------------------------------------------------------ plans */
+
+/* A plan: the host's one look at a batch's index arrays (validated, copied into device
+   memory the plan owns) and the work partition computed from them (split-KV for decode;
+   the workspace it needs is allocated with the plan). Runs read nothing back.
+   A plan belongs to its context; destroy it before the context. Runs on the context's
+   stream may still be using it: mk_plan_destroy waits for them (it synchronizes).
+   If the plan's device copy is overwritten behind its back, kernels stay inside their
+   buffers (block indices and slots are clamped or skipped, sequence bounds clamped to
+   the tensors), but the results are undefined. */
+typedef struct mk_plan mk_plan;
+MK_API void mk_plan_destroy(mk_plan *plan);
+/* Bytes of device memory the plan holds (index copies and workspace). */
+MK_API size_t mk_plan_device_bytes(const mk_plan *plan);
+
+/* Device-to-host copies, host-blocking uploads and host waits of a context since it
+   was created. mk_buffer_read, mk_synchronize, mk_event_elapsed_ms, plan creation and
+   the one-shot index-array ops count; a *_run call adds nothing. */
+typedef struct {
+    uint64_t readbacks;  /* device-to-host copies                       */
+    uint64_t uploads;    /* host-to-device copies that block the host   */
+    uint64_t syncs;      /* waits for the device (finish, stream sync)  */
+} mk_sync_counters;
+MK_API mk_status mk_context_sync_counters(const mk_context *ctx, mk_sync_counters *out);
 
 /*
  * Prefill over a packed variable-length batch.
@@ -214,6 +249,20 @@ MK_API mk_status mk_attention_prefill(mk_context *ctx, const mk_tensor *q, const
                                       const mk_tensor *v, const mk_tensor *cu_seqlens_q,
                                       const mk_tensor *cu_seqlens_k, const mk_attn_params *params,
                                       const mk_tensor *out, const mk_tensor *lse);
+
+/* Prefill as plan + run. The plan takes host copies of cu_seqlens_q/k (batch + 1 each,
+   the rules above; total_q = cu_seqlens_q[batch], total_k = cu_seqlens_k[batch]) and the
+   params; a run takes q [total_q, Hq, D], k, v [total_k, Hkv, D], out and lse as above. */
+typedef struct {
+    int64_t batch;                /* B >= 1                                  */
+    const int32_t *cu_seqlens_q;  /* host [B+1]                               */
+    const int32_t *cu_seqlens_k;  /* host [B+1]                               */
+    mk_attn_params params;
+} mk_prefill_plan_desc;
+MK_API mk_status mk_prefill_plan_create(mk_context *ctx, const mk_prefill_plan_desc *desc, mk_plan **out);
+MK_API mk_status mk_attention_prefill_run(mk_context *ctx, const mk_plan *plan, const mk_tensor *q,
+                                          const mk_tensor *k, const mk_tensor *v, const mk_tensor *out,
+                                          const mk_tensor *lse);
 
 /* ------------------------------------------------------------------ paged KV cache */
 
@@ -258,6 +307,38 @@ MK_API mk_status mk_kv_cache_read_block(const mk_kv_cache *cache, int64_t block,
 MK_API mk_status mk_attention_decode(mk_context *ctx, const mk_tensor *q, const mk_kv_cache *cache,
                                      const mk_tensor *block_table, const mk_tensor *context_lens,
                                      const mk_attn_params *params, const mk_tensor *out);
+
+/* Decode as plan + run (one plan per step serves every layer). The plan takes host
+   copies of block_table [batch][max_blocks] and context_lens [batch] (the rules above,
+   against cache's desc), the query shape and the params; it picks the decode variant for
+   that shape and computes its split-KV partition. A run takes q [batch, num_q_heads,
+   head_dim] of dtype q_dtype, any cache whose desc equals the plan's cache's desc, and
+   out; it fails with MK_ERR_INVALID_ARGUMENT when the variant the dispatcher would pick
+   now differs from the plan's (mk_set_kernel after the plan: make the plan again). */
+typedef struct {
+    int64_t batch;                /* B >= 1                                         */
+    int64_t max_blocks;           /* columns of block_table, >= 1                    */
+    const int32_t *block_table;   /* host [B][max_blocks]                            */
+    const int32_t *context_lens;  /* host [B]                                        */
+    const mk_kv_cache *cache;     /* the pool shape (any layer's cache of that shape) */
+    int num_q_heads;              /* Hq, a multiple of the cache's num_kv_heads       */
+    mk_dtype q_dtype;             /* F32, F16 or BF16                                */
+    mk_attn_params params;
+} mk_decode_plan_desc;
+MK_API mk_status mk_decode_plan_create(mk_context *ctx, const mk_decode_plan_desc *desc, mk_plan **out);
+MK_API mk_status mk_attention_decode_run(mk_context *ctx, const mk_plan *plan, const mk_tensor *q,
+                                         const mk_kv_cache *cache, const mk_tensor *out);
+
+/* KV-cache writes as plan + run: slot_mapping [n] (host) validated against cache's desc
+   (the rules of mk_kv_cache_append); a run takes k, v [n, Hkv, D] and any cache whose
+   desc equals it. pairs [n][2] (host) likewise for mk_kv_cache_copy_blocks. */
+MK_API mk_status mk_kv_append_plan_create(mk_context *ctx, const mk_kv_cache *cache,
+                                          const int32_t *slot_mapping, int64_t n, mk_plan **out);
+MK_API mk_status mk_kv_cache_append_run(mk_context *ctx, const mk_plan *plan, mk_kv_cache *cache,
+                                        const mk_tensor *k, const mk_tensor *v);
+MK_API mk_status mk_kv_copy_plan_create(mk_context *ctx, const mk_kv_cache *cache, const int32_t *pairs,
+                                        int64_t n, mk_plan **out);
+MK_API mk_status mk_kv_cache_copy_blocks_run(mk_context *ctx, const mk_plan *plan, mk_kv_cache *cache);
 
 /* ------------------------------------------------------------------ quantized GEMM */
 
@@ -364,20 +445,28 @@ typedef enum { MK_ROPE_HALF = 0, /* rotate-half: pairs (i, i+R/2) (Llama, NeoX) 
                MK_ROPE_INTERLEAVED /* pairs (2i, 2i+1) (GPT-J)                 */ } mk_rope_style;
 typedef enum { MK_ROPE_SCALING_NONE = 0, MK_ROPE_SCALING_LINEAR, MK_ROPE_SCALING_LLAMA3 } mk_rope_scaling;
 
+/* {0} = rotate-half over all of D, theta 10000, no scaling. Every 0 field is its
+   default: LLAMA3's factor 8, low_freq_factor 1, high_freq_factor 4 and
+   original_max_position 8192 are Llama 3.1's. */
 typedef struct {
     mk_rope_style style;
-    float theta;                 /* base, e.g. 10000                                  */
+    float theta;                 /* base; 0 = 10000                                   */
     int rotary_dim;              /* dims rotated (even, <= D); 0 = D                  */
     mk_rope_scaling scaling;
-    float factor;                /* LINEAR: positions / factor; LLAMA3: factor        */
-    float low_freq_factor;       /* LLAMA3 */
-    float high_freq_factor;      /* LLAMA3 */
-    int original_max_position;   /* LLAMA3 */
+    float factor;                /* LINEAR: positions / factor (0 = 1); LLAMA3: 0 = 8 */
+    float low_freq_factor;       /* LLAMA3; 0 = 1                                     */
+    float high_freq_factor;      /* LLAMA3; 0 = 4                                     */
+    int original_max_position;   /* LLAMA3; 0 = 8192                                  */
 } mk_rope_params;
 
 /* In place: x [T, H, D] (last dim stride 1) rotated by positions [T] I32 (>= 0). */
 MK_API mk_status mk_rope(mk_context *ctx, const mk_tensor *x, const mk_tensor *positions,
                          const mk_rope_params *params);
+/* RoPE as plan + run: positions [n] (host, >= 0); a run rotates x [n, H, D] in place.
+   One plan serves q and k of every layer. */
+MK_API mk_status mk_rope_plan_create(mk_context *ctx, const int32_t *positions, int64_t n, mk_plan **out);
+MK_API mk_status mk_rope_run(mk_context *ctx, const mk_plan *plan, const mk_tensor *x,
+                             const mk_rope_params *params);
 
 /* out = silu(gate) * up;  out = gelu(gate) * up (tanh approximation when approximate).
    gate, up, out [.., N] same shape and dtype (last dim stride 1, out contiguous). */
@@ -432,20 +521,22 @@ typedef enum {
 MK_API const char *mk_op_name(mk_op op);
 MK_API mk_status   mk_op_from_name(const char *name, mk_op *out);
 
-/* The arguments of one op call, as the dispatcher and every variant see them. */
+/* The arguments of one op call, as the dispatcher and every variant see them. For the
+   index-array ops, plan is the call's plan (NULL only in args given to mk_explain) and
+   the index tensors are the plan's device copies (a one-shot call's are its own). */
 typedef struct {
     mk_op op;
     union {
         struct { const mk_tensor *q, *k, *v, *cu_seqlens_q, *cu_seqlens_k, *out, *lse;
-                 mk_attn_params params; } prefill;
+                 mk_attn_params params; const mk_plan *plan; } prefill;
         struct { const mk_tensor *q; const mk_kv_cache *cache; const mk_tensor *block_table,
-                 *context_lens, *out; mk_attn_params params; } decode;
-        struct { mk_kv_cache *cache; const mk_tensor *k, *v, *slot_mapping; } kv_append;
-        struct { mk_kv_cache *cache; const mk_tensor *pairs; } kv_copy;
+                 *context_lens, *out; mk_attn_params params; const mk_plan *plan; } decode;
+        struct { mk_kv_cache *cache; const mk_tensor *k, *v, *slot_mapping; const mk_plan *plan; } kv_append;
+        struct { mk_kv_cache *cache; const mk_tensor *pairs; const mk_plan *plan; } kv_copy;
         struct { const mk_tensor *x; const mk_qweight *w; const mk_tensor *bias, *y; } qgemm;
         struct { const mk_tensor *x, *w, *bias, *y; } gemm;
         struct { const mk_tensor *x, *w, *b, *y; float eps; int plus_one; } norm;
-        struct { const mk_tensor *x, *positions; mk_rope_params params; } rope;
+        struct { const mk_tensor *x, *positions; mk_rope_params params; const mk_plan *plan; } rope;
         struct { const mk_tensor *a, *b, *out; int approximate; } binary; /* silu/gelu_mul, add */
     } u;
 } mk_op_args;
