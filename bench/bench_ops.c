@@ -26,6 +26,8 @@ typedef struct {
     mk_dtype kv;       /* cache dtype: decode, kv_append */
     mk_qformat qf;     /* qgemm */
     int group;         /* qgemm */
+    int oneshot;       /* index-array ops: the one-shot call, which reads its index arrays
+                          back and waits, instead of plan (made once, untimed) + run */
 } op_case;
 
 enum { BLOCK = 16, MAX_RES = 512 };
@@ -35,6 +37,7 @@ typedef struct {
     mk_tensor t[6];
     mk_kv_cache *cache;
     mk_qweight *qw;
+    mk_plan *plan;     /* index-array ops unless oneshot; shared by all sets */
 } inst;
 
 /* Everything allocated by one run, freed together. */
@@ -42,6 +45,7 @@ typedef struct {
     mk_buffer *buf[MAX_RES];
     mk_kv_cache *cache[MAX_RES];
     mk_qweight *qw[MAX_RES];
+    mk_plan *plan;
     int nbuf, ncache, nqw;
     uint64_t seed;
 } res;
@@ -51,6 +55,14 @@ static void res_free(res *r) {
     for (int i = 0; i < r->nbuf; i++) mk_buffer_free(r->buf[i]);
     for (int i = 0; i < r->ncache; i++) mk_kv_cache_destroy(r->cache[i]);
     for (int i = 0; i < r->nqw; i++) mk_qweight_destroy(r->qw[i]);
+    mk_plan_destroy(r->plan);
+}
+
+/* The plan of set 0 (plan creation, untimed: the run calls are what is measured). */
+static int keep_plan(mkb_state *st, res *r, inst *x, mk_status s) {
+    if (!mkb_check(st, s, "plan creation")) return 0;
+    x->plan = r->plan;
+    return 1;
 }
 
 /* A random tensor of the given shape (std 1 unless said); 0 on failure. */
@@ -219,8 +231,15 @@ static int setup(mkb_state *st, const op_case *c, inst *in, int set, res *r) {
             }
             for (int64_t b = 0; b < B; b++) lens[b] = s->context;
             ok = i32(st, r, &x->t[1], table, 2, B, mb) && i32(st, r, &x->t[2], lens, 1, B, 0) &&
-                 rnd(st, r, &x->t[3], MK_F16, 1, 3, B, Hq, D);
+                 rnd(st, r, &x->t[3], MK_F16, 1, 3, B, Hq, D) && rnd(st, r, &x->t[0], MK_F16, 1, 3, B, Hq, D) &&
+                 (x->cache = filled_cache(st, r, s, c->kv, B * mb)) != NULL;
+            if (ok && !c->oneshot) {
+                const mk_attn_params ap = {0, 1, s->window, 0};
+                const mk_decode_plan_desc d = {B, mb, table, lens, x->cache, (int)Hq, MK_F16, ap};
+                ok = keep_plan(st, r, x, mk_decode_plan_create(mkb_context(), &d, &r->plan));
+            }
             free(table);
+            break;
         }
         ok = ok && rnd(st, r, &x->t[0], MK_F16, 1, 3, B, Hq, D) &&
              (x->cache = filled_cache(st, r, s, c->kv, B * mb)) != NULL;
@@ -238,6 +257,10 @@ static int setup(mkb_state *st, const op_case *c, inst *in, int set, res *r) {
                 cu_q[b] = (int32_t)(b * s->q_len), cu_k[b] = (int32_t)(b * s->context);
             ok = i32(st, r, &x->t[3], cu_q, 1, B + 1, 0) && i32(st, r, &x->t[5], cu_k, 1, B + 1, 0) &&
                  rnd(st, r, &x->t[4], MK_F16, 1, 3, T, Hq, D);
+            if (ok && !c->oneshot) {
+                const mk_prefill_plan_desc d = {B, cu_q, cu_k, {0, 1, s->window, 0}};
+                ok = keep_plan(st, r, x, mk_prefill_plan_create(mkb_context(), &d, &r->plan));
+            }
         }
         ok = ok && rnd(st, r, &x->t[0], MK_F16, 1, 3, T, Hq, D) &&
              rnd(st, r, &x->t[1], MK_F16, 1, 3, Tk, Hkv, D) && rnd(st, r, &x->t[2], MK_F16, 1, 3, Tk, Hkv, D);
@@ -265,6 +288,7 @@ static int setup(mkb_state *st, const op_case *c, inst *in, int set, res *r) {
             }
             for (int64_t t = 0; t < T; t++) pos[t] = (int32_t)(s->context - s->q_len + t % s->q_len);
             ok = i32(st, r, &x->t[1], pos, 1, T, 0);
+            if (ok && !c->oneshot) ok = keep_plan(st, r, x, mk_rope_plan_create(mkb_context(), pos, T, &r->plan));
             free(pos);
         }
         ok = ok && rnd(st, r, &x->t[0], MK_F16, 1, 3, T, Hq, D);
@@ -287,6 +311,8 @@ static int setup(mkb_state *st, const op_case *c, inst *in, int set, res *r) {
             ok = i32(st, r, &x->t[2], slots, 1, T, 0) &&
                  mkb_check(st, mk_kv_cache_create(mkb_context(), &d, &x->cache), "mk_kv_cache_create");
             if (x->cache) r->cache[r->ncache++] = x->cache;
+            if (ok && !c->oneshot)
+                ok = keep_plan(st, r, x, mk_kv_append_plan_create(mkb_context(), x->cache, slots, T, &r->plan));
             free(slots);
         }
         ok = ok && rnd(st, r, &x->t[0], MK_F16, 1, 3, T, Hkv, D) && rnd(st, r, &x->t[1], MK_F16, 1, 3, T, Hkv, D);
@@ -304,6 +330,8 @@ static int setup(mkb_state *st, const op_case *c, inst *in, int set, res *r) {
             ok = i32(st, r, &x->t[0], pairs, 2, n, 2) &&
                  mkb_check(st, mk_kv_cache_create(mkb_context(), &d, &x->cache), "mk_kv_cache_create");
             if (x->cache) r->cache[r->ncache++] = x->cache;
+            if (ok && !c->oneshot)
+                ok = keep_plan(st, r, x, mk_kv_copy_plan_create(mkb_context(), x->cache, pairs, n, &r->plan));
             free(pairs);
         }
         break;
@@ -316,6 +344,15 @@ static mk_status run(const op_case *c, inst *x) {
     mk_context *ctx = mkb_context();
     const mk_tensor *t = x->t;
     mk_attn_params ap = {0, 1, c->s.window, 0};
+    mk_rope_params rp = {MK_ROPE_HALF, c->s.rope_theta, 0, MK_ROPE_SCALING_NONE, 1, 1, 1, 0};
+    if (x->plan) switch (c->op) {
+        case MK_OP_ATTENTION_DECODE: return mk_attention_decode_run(ctx, x->plan, &t[0], x->cache, &t[3]);
+        case MK_OP_ATTENTION_PREFILL: return mk_attention_prefill_run(ctx, x->plan, &t[0], &t[1], &t[2], &t[4], NULL);
+        case MK_OP_ROPE: return mk_rope_run(ctx, x->plan, &t[0], &rp);
+        case MK_OP_KV_APPEND: return mk_kv_cache_append_run(ctx, x->plan, x->cache, &t[0], &t[1]);
+        case MK_OP_KV_COPY_BLOCKS: return mk_kv_cache_copy_blocks_run(ctx, x->plan, x->cache);
+        default: break;
+        }
     switch (c->op) {
     case MK_OP_ATTENTION_DECODE:
         return mk_attention_decode(ctx, &t[0], x->cache, &t[1], &t[2], &ap, &t[3]);
@@ -328,10 +365,7 @@ static mk_status run(const op_case *c, inst *x) {
     case MK_OP_GELU_MUL: return mk_gelu_mul(ctx, &t[0], &t[1], 1, &t[2]);
     case MK_OP_ADD: return mk_add(ctx, &t[0], &t[1], &t[2]);
     case MK_OP_KV_COPY_BLOCKS: return mk_kv_cache_copy_blocks(ctx, x->cache, &t[0]);
-    case MK_OP_ROPE: {
-        mk_rope_params rp = {MK_ROPE_HALF, c->s.rope_theta, 0, MK_ROPE_SCALING_NONE, 1, 1, 1, 0};
-        return mk_rope(ctx, &t[0], &t[1], &rp);
-    }
+    case MK_OP_ROPE: return mk_rope(ctx, &t[0], &t[1], &rp);
     case MK_OP_SILU_MUL: return mk_silu_mul(ctx, &t[0], &t[1], &t[2]);
     case MK_OP_KV_APPEND: return mk_kv_cache_append(ctx, x->cache, &t[0], &t[1], &t[2]);
     default: return MK_ERR_INTERNAL;
@@ -394,15 +428,20 @@ static void bench_op(mkb_state *st, const void *arg) {
     free(in);
 }
 
-static void add(mk_op op, const char *fmt, const mkb_shape *s, const char *shape_name,
-                mk_dtype kv, mk_qformat qf, int group) {
+static void add_case(mk_op op, const char *fmt, const mkb_shape *s, const char *shape_name,
+                     mk_dtype kv, mk_qformat qf, int group, int oneshot) {
     op_case c;
     memset(&c, 0, sizeof c);
     c.op = op;
     c.s = *s;
-    c.kv = kv, c.qf = qf, c.group = group;
+    c.kv = kv, c.qf = qf, c.group = group, c.oneshot = oneshot;
     snprintf(c.name, sizeof c.name, "%s/%s/%s", mk_op_name(op), fmt, shape_name);
     mkb_register(c.name, bench_op, &c, sizeof c, 0);
+}
+
+static void add(mk_op op, const char *fmt, const mkb_shape *s, const char *shape_name,
+                mk_dtype kv, mk_qformat qf, int group) {
+    add_case(op, fmt, s, shape_name, kv, qf, group, 0);
 }
 
 static void add_shape(const mkb_shape *s, const char *name) {
@@ -442,6 +481,11 @@ static void add_attention_grid(void) {
                  decode ? s.context : s.q_len);
         snprintf(fmt, sizeof fmt, "%s%s", decode ? "kv:" : "", mk_dtype_name(decode ? g[i].kv : MK_F16));
         add(decode ? MK_OP_ATTENTION_DECODE : MK_OP_ATTENTION_PREFILL, fmt, &s, name, g[i].kv, 0, 0);
+        if (decode) { /* the same as a one-shot call: its index readback and wait, side by side */
+            char fmt1[40];
+            snprintf(fmt1, sizeof fmt1, "%s:oneshot", fmt);
+            add_case(MK_OP_ATTENTION_DECODE, fmt1, &s, name, g[i].kv, 0, 0, 1);
+        }
     }
 }
 

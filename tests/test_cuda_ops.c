@@ -309,8 +309,13 @@ static void check_rope(mk_dtype t, int64_t T, int H, int D, int rotary_dim, mk_r
     download_view(&xt, out, what);
     mkt_compare(what, out, ref, total, mkt_tol(t), 0);
     mkt_free(&xt);
-    xt = upload_view(t, 3, shape, stride, x);
-    MKT_OK(mk_rope(ctx, &xt, &pt, &p));
+    xt = upload_view(t, 3, shape, stride, x); /* again as plan + run: no readback, no wait */
+    mk_plan *plan = NULL;
+    MKT_OK(mk_rope_plan_create(ctx, pos, T, &plan));
+    const mk_sync_counters before = mkt_sync_counts(ctx);
+    MKT_OK(mk_rope_run(ctx, plan, &xt, &p));
+    mkt_check_no_sync(ctx, &before, what);
+    mk_plan_destroy(plan);
     download_view(&xt, again, what);
     same_bits(out, again, total, what);
     mkt_free(&xt), mkt_free(&pt);
@@ -452,7 +457,16 @@ static void kv_append_both(kv_pair *kv, mk_dtype it, const float *k, const float
     const int64_t shape[3] = {T, H, D}, stride[3] = {(int64_t)H * D + pad, D, 1}, sshape[1] = {T};
     mk_tensor kt = upload_view(it, 3, shape, stride, k), vt = upload_view(it, 3, shape, stride, v);
     mk_tensor st = mkt_upload_i32(ctx, 1, sshape, slots);
-    MKT_OK(mk_kv_cache_append(ctx, kv->dev, &kt, &vt, &st));
+    if (T % 2 == 0) { /* half of the appends as plan + run: no readback, no wait */
+        mk_plan *plan = NULL;
+        MKT_OK(mk_kv_append_plan_create(ctx, kv->dev, slots, T, &plan));
+        const mk_sync_counters before = mkt_sync_counts(ctx);
+        MKT_OK(mk_kv_cache_append_run(ctx, plan, kv->dev, &kt, &vt));
+        mkt_check_no_sync(ctx, &before, "kv_append run");
+        mk_plan_destroy(plan);
+    } else {
+        MKT_OK(mk_kv_cache_append(ctx, kv->dev, &kt, &vt, &st));
+    }
     check_variant(MK_OP_KV_APPEND, "kv_append");
     mkref_kv_append(&kv->host, k, v, slots, T);
     mkt_free(&kt), mkt_free(&vt), mkt_free(&st);
@@ -509,6 +523,16 @@ static void check_kv(mk_dtype ct, mk_dtype it, int64_t nb, int bs, int H, int D,
         mkref_kv_copy_blocks(&kv.host, pairs, np);
         kv_compare(&kv, what);
         mkt_free(&pt);
+        /* and back as plan + run (no readback, no wait) */
+        for (int64_t i = 0; i < np; i++) pairs[2 * i] = (int32_t)(nb - 1 - i), pairs[2 * i + 1] = (int32_t)i;
+        mk_plan *plan = NULL;
+        MKT_OK(mk_kv_copy_plan_create(ctx, kv.dev, pairs, np, &plan));
+        const mk_sync_counters before = mkt_sync_counts(ctx);
+        MKT_OK(mk_kv_cache_copy_blocks_run(ctx, plan, kv.dev));
+        mkt_check_no_sync(ctx, &before, what);
+        mk_plan_destroy(plan);
+        mkref_kv_copy_blocks(&kv.host, pairs, np);
+        kv_compare(&kv, what);
     }
 
     /* 4. determinism: the same batch again gives the same bits */
@@ -609,9 +633,20 @@ static void check_prefill(const prefill_case *c) {
     mk_tensor tcq = mkt_upload_i32(ctx, 1, bs, cu_q), tck = mkt_upload_i32(ctx, 1, bs, cu_k);
 
     float *out = floats(nq), *lse = floats(nl), *out2 = floats(nq), *lse2 = floats(nl);
+    /* run 0: the one-shot call; run 1: plan + run, which must not read back or wait */
     for (int run = 0; run < 2; run++) {
         mk_tensor to = mkt_output(ctx, c->t, 3, qs), tl = mkt_output(ctx, MK_F32, 2, ls); /* poisoned */
-        MKT_OK(mk_attention_prefill(ctx, &tq, &tk, &tv, &tcq, &tck, &p, &to, &tl));
+        if (run == 0) {
+            MKT_OK(mk_attention_prefill(ctx, &tq, &tk, &tv, &tcq, &tck, &p, &to, &tl));
+        } else {
+            const mk_prefill_plan_desc pd = {B, cu_q, cu_k, p};
+            mk_plan *plan = NULL;
+            MKT_OK(mk_prefill_plan_create(ctx, &pd, &plan));
+            const mk_sync_counters before = mkt_sync_counts(ctx);
+            MKT_OK(mk_attention_prefill_run(ctx, plan, &tq, &tk, &tv, &to, &tl));
+            mkt_check_no_sync(ctx, &before, what);
+            mk_plan_destroy(plan);
+        }
         check_variant(MK_OP_ATTENTION_PREFILL, what);
         download_view(&to, run ? out2 : out, what);
         download_view(&tl, run ? lse2 : lse, what);
@@ -747,9 +782,20 @@ static void check_decode(const decode_case *c) {
     const int64_t bts[2] = {B, max_blocks}, bsz[1] = {B};
     mk_tensor tq = upload_view(c->qt, 3, qs, qst, q);
     mk_tensor tbt = mkt_upload_i32(ctx, 2, bts, bt), tcl = mkt_upload_i32(ctx, 1, bsz, c->lens);
+    /* run 0: the one-shot call; run 1: plan + run, which must not read back or wait */
     for (int run = 0; run < 2; run++) {
         mk_tensor to = mkt_output(ctx, c->qt, 3, qs); /* poisoned */
-        MKT_OK(mk_attention_decode(ctx, &tq, kv.dev, &tbt, &tcl, &p, &to));
+        if (run == 0) {
+            MKT_OK(mk_attention_decode(ctx, &tq, kv.dev, &tbt, &tcl, &p, &to));
+        } else {
+            const mk_decode_plan_desc pd = {B, max_blocks, bt, c->lens, kv.dev, Hq, c->qt, p};
+            mk_plan *plan = NULL;
+            MKT_OK(mk_decode_plan_create(ctx, &pd, &plan));
+            const mk_sync_counters before = mkt_sync_counts(ctx);
+            MKT_OK(mk_attention_decode_run(ctx, plan, &tq, kv.dev, &to));
+            mkt_check_no_sync(ctx, &before, what);
+            mk_plan_destroy(plan);
+        }
         check_variant(MK_OP_ATTENTION_DECODE, what);
         download_view(&to, run ? again : out, what);
         mkt_free(&to);

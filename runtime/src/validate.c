@@ -517,6 +517,9 @@ static mk_status validate_rope(mk_context *ctx, const mk_op_args *a) {
     TRY(check_tensor(ctx, pos, "positions", 1, LAYOUT_CONTIGUOUS));
     TRY(check_dtype(x, "x", FLOATS));
     TRY(check_dtype(pos, "positions", I32ONLY));
+    if (a->u.rope.plan && x->shape[0] != a->u.rope.plan->n)
+        FAIL("x.shape[0] is %lld but the plan has %lld positions", (long long)x->shape[0],
+             (long long)a->u.rope.plan->n);
     TRY(dim_is(pos, "positions", 0, x->shape[0], "T = x.shape[0]"));
     TRY(no_overlap(x, "x", pos, "positions"));
     int64_t D = x->shape[2];
@@ -542,9 +545,6 @@ static mk_status validate_rope(mk_context *ctx, const mk_op_args *a) {
         break;
     default: FAIL("params->scaling (%d) is not a valid mk_rope_scaling", (int)p->scaling);
     }
-    if (a->u.rope.plan && x->shape[0] != a->u.rope.plan->n)
-        FAIL("x.shape[0] is %lld but the plan has %lld positions", (long long)x->shape[0],
-             (long long)a->u.rope.plan->n);
     return MK_OK;
 }
 

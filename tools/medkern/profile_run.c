@@ -43,8 +43,10 @@ typedef struct {
     layer_w *layers;
     int nlayers;
     mk_buffer *x, *hn, *o, *qkv, *q, *k, *v, *att, *up, *act, *ones, *pe, *fin, *logits;
-    mk_buffer *pos, *slots, *cu, *bt, *cl;
-    int32_t *h_idx;           /* host staging of index arrays */
+    int32_t *h_idx;           /* host index arrays of the pass: positions, slots, block table, lengths */
+    mk_plan *rope_plan, *append_plan; /* the pass's plans (every layer's cache has one shape) */
+    mk_plan **attn_plan;      /* per run layer; layers with equal attention params share one */
+    unsigned char *attn_own;  /* 1 where attn_plan[i] is that layer's own (destroyed once) */
     mk_event **ev;
     int ev_cap;
     int *iv_step, *iv_kind;   /* the step and kind of each timed interval */
@@ -237,6 +239,15 @@ static void free_norm(norm_w *N) {
     mk_buffer_free(N->b);
 }
 
+static void drop_plans(runner *r) {
+    mk_plan_destroy(r->rope_plan), mk_plan_destroy(r->append_plan);
+    r->rope_plan = r->append_plan = NULL;
+    for (int i = 0; r->attn_plan && i < r->nlayers; i++) {
+        if (r->attn_own[i]) mk_plan_destroy(r->attn_plan[i]);
+        r->attn_plan[i] = NULL, r->attn_own[i] = 0;
+    }
+}
+
 static void teardown(runner *r) {
     for (int i = 0; r->layers && i < r->nlayers; i++) {
         layer_w *L = &r->layers[i];
@@ -248,8 +259,11 @@ static void teardown(runner *r) {
     }
     free(r->layers);
     mk_buffer *bufs[] = {r->embed, r->wpe, r->lm, r->x, r->hn, r->o, r->qkv, r->q, r->k, r->v, r->att, r->up,
-                         r->act, r->ones, r->pe, r->fin, r->logits, r->pos, r->slots, r->cu, r->bt, r->cl};
+                         r->act, r->ones, r->pe, r->fin, r->logits};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) mk_buffer_free(bufs[i]);
+    drop_plans(r);
+    free(r->attn_plan);
+    free(r->attn_own);
     free_norm(&r->final_norm);
     for (int i = 0; r->ev && i < r->ev_cap; i++) mk_event_destroy(r->ev[i]);
     free(r->ev);
@@ -299,9 +313,7 @@ static mk_status setup(runner *r) {
         {&r->up, Tz * (size_t)p->up_width * a, "mlp up"}, {&r->act, Tz * (size_t)c->intermediate * a, "mlp act"},
         {c->learned_positions ? &r->ones : NULL, Tz * (size_t)c->intermediate * a, "ones"},
         {c->learned_positions ? &r->pe : NULL, Tz * (size_t)h * a, "positions"},
-        {&r->fin, (size_t)B * (size_t)h * a, "final rows"}, {&r->logits, (size_t)B * (size_t)V * a, "logits"},
-        {&r->pos, Tz * 4, "positions"}, {&r->slots, Tz * 4, "slots"}, {&r->cu, (size_t)(B + 1) * 4, "cu_seqlens"},
-        {&r->bt, (size_t)B * (size_t)p->blocks_per_seq * 4, "block table"}, {&r->cl, (size_t)B * 4, "context lengths"}};
+        {&r->fin, (size_t)B * (size_t)h * a, "final rows"}, {&r->logits, (size_t)B * (size_t)V * a, "logits"}};
     for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++)
         if (acts[i].b && (s = alloc(r, acts[i].bytes, acts[i].b, acts[i].what)) != MK_OK) return s;
     if (c->learned_positions) { /* gelu(x) * 1: GPT-2's plain GELU through mk_gelu_mul */
@@ -312,15 +324,13 @@ static mk_status setup(runner *r) {
         free(ones);
         if (s != MK_OK) return failf(r, s, "writing ones: %s", mk_last_error());
     }
-    /* block table: sequence b owns blocks b*mb .. b*mb+mb-1; cu_seqlens 0, P, 2P, ... */
-    size_t idx_n = 2 * Tz + (size_t)B * (size_t)p->blocks_per_seq + (size_t)B + 1; /* the largest use: positions and slots */
+    /* host index arrays: positions [Tz], slots [Tz], the block table [B][mb] (sequence b owns
+       blocks b*mb .. b*mb+mb-1), context lengths [B] or cu_seqlens [B+1] */
+    size_t idx_n = 2 * Tz + (size_t)B * (size_t)p->blocks_per_seq + (size_t)B + 1;
     if (!(r->h_idx = host_alloc(r, idx_n * 4, "index arrays", &s))) return s;
-    for (int64_t i = 0; i < B * p->blocks_per_seq; i++) r->h_idx[i] = (int32_t)i;
-    if ((s = mk_buffer_write(r->bt, 0, r->h_idx, (size_t)B * (size_t)p->blocks_per_seq * 4)) != MK_OK)
-        return failf(r, s, "writing the block table: %s", mk_last_error());
-    for (int64_t b = 0; b <= B; b++) r->h_idx[b] = (int32_t)(b * r->P);
-    if ((s = mk_buffer_write(r->cu, 0, r->h_idx, (size_t)(B + 1) * 4)) != MK_OK)
-        return failf(r, s, "writing cu_seqlens: %s", mk_last_error());
+    r->attn_plan = calloc((size_t)r->nlayers, sizeof *r->attn_plan);
+    r->attn_own = calloc((size_t)r->nlayers, 1);
+    if (!r->attn_plan || !r->attn_own) return failf(r, MK_ERR_OUT_OF_MEMORY, "out of host memory");
     /* events: one chain per pass */
     int per_layer = 0, once = 0;
     for (int ph = 0; ph < MKP_PHASES; ph++) {
@@ -416,6 +426,36 @@ static mk_status run_norm(runner *r, const norm_w *N, const mk_tensor *x, const 
     return mk_rmsnorm(r->ctx, x, &w, (float)r->c->norm_eps, r->c->norm_plus_one, y);
 }
 
+/* Gemma 3's local layers: their own base, no scaling; else rope_theta and scaling. */
+static mk_rope_params rope_params(const runner *r, const layer_w *L) {
+    const mkm_config *c = r->c;
+    const int local = L->kind == MKP_KIND_LOCAL;
+    const int scaled = c->family != MKM_GEMMA3 || !local;
+    mk_rope_params rp = {MK_ROPE_HALF, (float)(local ? c->rope_local_theta : c->rope_theta), 0,
+                         MK_ROPE_SCALING_NONE, 1.0f, 0, 0, 0};
+    if (scaled && c->rope_scaling == MKM_ROPE_LINEAR) {
+        rp.scaling = MK_ROPE_SCALING_LINEAR;
+        rp.factor = (float)c->rope_factor;
+    } else if (scaled && c->rope_scaling == MKM_ROPE_LLAMA3) {
+        rp.scaling = MK_ROPE_SCALING_LLAMA3;
+        rp.factor = (float)c->rope_factor;
+        rp.low_freq_factor = (float)c->rope_low_freq;
+        rp.high_freq_factor = (float)c->rope_high_freq;
+        rp.original_max_position = c->rope_original_max;
+    }
+    return rp;
+}
+
+/* Attention params of layer L: scale 1/sqrt(query_pre_attn_scalar) (0, the op's own
+   1/sqrt(D), when that is D), causal, the window of the layer's kind. */
+static mk_attn_params attn_params(const runner *r, const layer_w *L) {
+    const mkm_config *c = r->c;
+    double scale = c->query_pre_attn_scalar == c->head_dim ? 0 : 1.0 / sqrt(c->query_pre_attn_scalar);
+    if (c->inverse_layer_scale) scale = 1.0 / sqrt(c->query_pre_attn_scalar) / (L->index + 1);
+    mk_attn_params ap = {(float)scale, 1, r->p->window[L->kind], 0.0f};
+    return ap;
+}
+
 static mk_status run_step(runner *r, const mkp_step *st, const pass_info *pi, const layer_w *L) {
     const mkm_config *c = r->c;
     const mkp_plan *p = r->p;
@@ -425,7 +465,6 @@ static mk_status run_step(runner *r, const mkp_step *st, const pass_info *pi, co
     const int dec = pi->ph == MKP_DECODE;
     mk_tensor x = view(r->x, 0, a, 2, T, h, 0, h), hn = view(r->hn, 0, a, 2, T, h, 0, h);
     mk_tensor o = view(r->o, 0, a, 2, T, h, 0, h);
-    mk_tensor pos = view(r->pos, 0, MK_I32, 1, T, 0, 0, 0);
     /* q, k, v: views into the fused buffer, or Gemma 3's own buffers */
     mk_tensor q = c->qk_norm ? view(r->q, 0, a, 3, T, Hq, D, Hq * D) : view(r->qkv, 0, a, 3, T, Hq, D, W);
     mk_tensor k = c->qk_norm ? view(r->k, 0, a, 3, T, Hkv, D, Hkv * D) : view(r->qkv, Hq * D, a, 3, T, Hkv, D, W);
@@ -451,40 +490,15 @@ static mk_status run_step(runner *r, const mkp_step *st, const pass_info *pi, co
     case MKP_K_NORM: return run_norm(r, &L->k_norm, &k, &k, D);
     case MKP_ROPE_Q:
     case MKP_ROPE_K: {
-        const int local = L->kind == MKP_KIND_LOCAL;
-        /* Gemma 3's local layers: their own base, no scaling; else rope_theta and scaling */
-        const int scaled = c->family != MKM_GEMMA3 || !local;
-        mk_rope_params rp = {MK_ROPE_HALF, (float)(local ? c->rope_local_theta : c->rope_theta), 0,
-                             MK_ROPE_SCALING_NONE, 1.0f, 0, 0, 0};
-        if (scaled && c->rope_scaling == MKM_ROPE_LINEAR) {
-            rp.scaling = MK_ROPE_SCALING_LINEAR;
-            rp.factor = (float)c->rope_factor;
-        } else if (scaled && c->rope_scaling == MKM_ROPE_LLAMA3) {
-            rp.scaling = MK_ROPE_SCALING_LLAMA3;
-            rp.factor = (float)c->rope_factor;
-            rp.low_freq_factor = (float)c->rope_low_freq;
-            rp.high_freq_factor = (float)c->rope_high_freq;
-            rp.original_max_position = c->rope_original_max;
-        }
-        return mk_rope(r->ctx, st->id == MKP_ROPE_Q ? &q : &k, &pos, &rp);
+        mk_rope_params rp = rope_params(r, L);
+        return mk_rope_run(r->ctx, r->rope_plan, st->id == MKP_ROPE_Q ? &q : &k, &rp);
     }
-    case MKP_KV_APPEND: {
-        mk_tensor slots = view(r->slots, 0, MK_I32, 1, T, 0, 0, 0);
-        return mk_kv_cache_append(r->ctx, L->cache, &k, &v, &slots);
-    }
+    case MKP_KV_APPEND: return mk_kv_cache_append_run(r->ctx, r->append_plan, L->cache, &k, &v);
     case MKP_ATTENTION: {
-        /* scale 1/sqrt(query_pre_attn_scalar); 0 (the op's own 1/sqrt(D)) when that is D */
-        double scale = c->query_pre_attn_scalar == c->head_dim ? 0 : 1.0 / sqrt(c->query_pre_attn_scalar);
-        if (c->inverse_layer_scale) scale = 1.0 / sqrt(c->query_pre_attn_scalar) / (L->index + 1);
-        mk_attn_params ap = {(float)scale, 1, st->window, 0.0f};
+        const mk_plan *plan = r->attn_plan[L - r->layers];
         mk_tensor out = view(r->att, 0, a, 3, T, Hq, D, Hq * D);
-        if (!dec) {
-            mk_tensor cu = view(r->cu, 0, MK_I32, 1, B + 1, 0, 0, 0);
-            return mk_attention_prefill(r->ctx, &q, &k, &v, &cu, &cu, &ap, &out, NULL);
-        }
-        mk_tensor bt = view(r->bt, 0, MK_I32, 2, B, p->blocks_per_seq, 0, p->blocks_per_seq);
-        mk_tensor cl = view(r->cl, 0, MK_I32, 1, B, 0, 0, 0);
-        return mk_attention_decode(r->ctx, &q, L->cache, &bt, &cl, &ap, &out);
+        if (!dec) return mk_attention_prefill_run(r->ctx, plan, &q, &k, &v, &out, NULL);
+        return mk_attention_decode_run(r->ctx, plan, &q, L->cache, &out);
     }
     case MKP_O_PROJ: {
         mk_tensor in = view(r->att, 0, a, 2, T, Hq * D, 0, Hq * D);
@@ -540,23 +554,43 @@ static void note_variant(runner *r, mkp_phase ph, int si) {
     else if (!strstr(v, name)) snprintf(v + used, sizeof r->res->variant[ph][si] - used, ",%s", name);
 }
 
-/* Host-side index arrays of a pass: positions and slots of its tokens, context lengths. */
-static mk_status upload_indices(runner *r, const pass_info *pi) {
+/* The plans of a pass, made from its host index arrays before its first event (so no
+   timed op reads anything back): positions and slots of its tokens, and per run layer
+   the attention plan (cu_seqlens for the prefill; block table and context lengths for a
+   decode step), shared by the layers whose attention params agree. */
+static mk_status make_plans(runner *r, const pass_info *pi) {
     const int64_t B = r->B, P = r->P, bs = r->p->set.block_size, mb = r->p->blocks_per_seq;
-    int32_t *posv = r->h_idx, *slot = r->h_idx + pi->T;
+    const int dec = pi->ph == MKP_DECODE;
+    int32_t *posv = r->h_idx, *slot = r->h_idx + pi->T, *bt = slot + pi->T, *lens = bt + B * mb;
     for (int64_t b = 0, t = 0; b < B; b++)
-        for (int64_t i = 0; i < (pi->ph == MKP_DECODE ? 1 : P); i++, t++) {
-            int64_t at = pi->ph == MKP_DECODE ? P + pi->g : i;
+        for (int64_t i = 0; i < (dec ? 1 : P); i++, t++) {
+            int64_t at = dec ? P + pi->g : i;
             posv[t] = (int32_t)at;
             slot[t] = (int32_t)((b * mb + at / bs) * bs + at % bs);
         }
-    mk_status s = mk_buffer_write(r->pos, 0, posv, (size_t)pi->T * 4);
-    if (s == MK_OK) s = mk_buffer_write(r->slots, 0, slot, (size_t)pi->T * 4);
-    if (s == MK_OK && pi->ph == MKP_DECODE) {
-        for (int64_t b = 0; b < B; b++) posv[b] = (int32_t)(P + pi->g + 1);
-        s = mk_buffer_write(r->cl, 0, posv, (size_t)B * 4);
+    for (int64_t i = 0; i < B * mb; i++) bt[i] = (int32_t)i;
+    for (int64_t b = 0; b <= B; b++) lens[b] = dec ? (int32_t)(P + pi->g + 1) : (int32_t)(b * P);
+    drop_plans(r);
+    mk_status s = mk_rope_plan_create(r->ctx, posv, pi->T, &r->rope_plan);
+    if (s == MK_OK) s = mk_kv_append_plan_create(r->ctx, r->layers[0].cache, slot, pi->T, &r->append_plan);
+    for (int li = 0; s == MK_OK && li < r->nlayers; li++) {
+        const layer_w *L = &r->layers[li];
+        const mk_attn_params ap = attn_params(r, L);
+        for (int j = 0; j < li && !r->attn_plan[li]; j++) {
+            const mk_attn_params aj = attn_params(r, &r->layers[j]);
+            if (!memcmp(&ap, &aj, sizeof ap)) r->attn_plan[li] = r->attn_plan[j];
+        }
+        if (r->attn_plan[li]) continue;
+        r->attn_own[li] = 1;
+        if (dec) {
+            const mk_decode_plan_desc d = {B, mb, bt, lens, L->cache, r->c->heads, r->a, ap};
+            s = mk_decode_plan_create(r->ctx, &d, &r->attn_plan[li]);
+        } else {
+            const mk_prefill_plan_desc d = {B, lens, lens, ap};
+            s = mk_prefill_plan_create(r->ctx, &d, &r->attn_plan[li]);
+        }
     }
-    return s == MK_OK ? MK_OK : failf(r, s, "writing index arrays: %s", mk_last_error());
+    return s == MK_OK ? MK_OK : failf(r, s, "making the %s plans: %s", dec ? "decode" : "prefill", mk_last_error());
 }
 
 /* One pass (the prefill, or decode step g) over the run layers; warm: only the first run
@@ -564,7 +598,7 @@ static mk_status upload_indices(runner *r, const pass_info *pi) {
 static mk_status pass(runner *r, mkp_phase ph, int g, int warm) {
     const mkp_plan *p = r->p;
     pass_info pi = {ph, g, ph == MKP_DECODE ? r->B : r->T};
-    mk_status s = upload_indices(r, &pi);
+    mk_status s = make_plans(r, &pi);
     /* input preparation, queued before the first event: the token embeddings (and GPT-2's
        position embeddings) of this pass's tokens, gathered by device copies */
     for (int64_t b = 0; s == MK_OK && b < r->B; b++) {
