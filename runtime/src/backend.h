@@ -80,6 +80,8 @@ typedef struct mk_backend {
                                  size_t n);
     /* Kernel variants of this backend. */
     const mk_kernel *const *(*kernels)(int *count);
+    /* The native queue ops go to (cudaStream_t, cl_command_queue; optional). */
+    void *(*native_queue)(const mk_context *ctx);
 } mk_backend;
 
 /* The backends compiled in (device.c lists them). */

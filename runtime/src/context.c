@@ -63,6 +63,14 @@ mk_status mk_context_sync_counters(const mk_context *ctx, mk_sync_counters *out)
 
 void mk__note_sync(mk_context *ctx) { ctx->sync_counts.syncs++; }
 
+mk_status mk_context_native_queue(const mk_context *ctx, void **queue) {
+    if (!ctx) return mk__fail(MK_ERR_INVALID_ARGUMENT, "ctx is NULL");
+    if (!queue) return mk__fail(MK_ERR_INVALID_ARGUMENT, "queue is NULL");
+    *queue = ctx->backend->native_queue ? ctx->backend->native_queue(ctx) : NULL;
+    if (!*queue) return mk__fail(MK_ERR_UNSUPPORTED, "the %s backend has no device queue", ctx->backend->name);
+    return MK_OK;
+}
+
 mk_status mk__alive(const mk_context *ctx) {
     if (__builtin_expect(!ctx->lost, 1)) return MK_OK;
     return mk__fail(MK_ERR_DEVICE, "context lost (device %s): %s; destroy it and create a new one",

@@ -500,6 +500,8 @@ static const mk_kernel *const *cu_kernels(int *count) {
     return cuda_kernel_list;
 }
 
+static void *cu_native_queue(const mk_context *ctx) { return (void *)cuda_of(ctx)->stream; }
+
 const mk_backend mk_backend_cuda = {
     .name = "cuda",
     .device_count = cu_device_count,
@@ -521,4 +523,5 @@ const mk_backend mk_backend_cuda = {
     .qweight_destroy = cu_qweight_destroy,
     .qweight_read = cu_qweight_read,
     .kernels = cu_kernels,
+    .native_queue = cu_native_queue,
 };

@@ -294,6 +294,8 @@ static const mk_kernel *const *ocl_kernels(int *count) {
     return ocl_all_kernels;
 }
 
+static void *ocl_native_queue(const mk_context *ctx) { return (void *)ocl_of(ctx)->queue; }
+
 const mk_backend mk_backend_opencl = {
     .name = "opencl",
     .device_count = ocl_device_count,
@@ -319,4 +321,5 @@ const mk_backend mk_backend_opencl = {
     .qweight_destroy = ocl_qweight_destroy,
     .qweight_read = ocl_qweight_read,
     .kernels = ocl_kernels,
+    .native_queue = ocl_native_queue,
 };

@@ -234,6 +234,14 @@ typedef struct {
 } mk_sync_counters;
 MK_API mk_status mk_context_sync_counters(const mk_context *ctx, mk_sync_counters *out);
 
+/* The device queue the context's ops are queued on, for interop and CUDA graph capture:
+   the cudaStream_t (CUDA) or cl_command_queue (OpenCL). MK_ERR_UNSUPPORTED on backends
+   without one (ref). To capture a decode step in a CUDA graph: make its plans, run it
+   once (first uses of a rope parameter set or a qgemm shape set up per-context tables
+   and scratch, which capture does not allow), then capture the *_run calls and the
+   other ops between cudaStreamBeginCapture and cudaStreamEndCapture on this stream. */
+MK_API mk_status mk_context_native_queue(const mk_context *ctx, void **queue);
+
 /*
  * Prefill over a packed variable-length batch.
  *   q [T, Hq, D], k [Tk, Hkv, D], v [Tk, Hkv, D]: F16, BF16 or F32 (all the same);
