@@ -81,7 +81,7 @@ static const tuning_default tuning_defaults[] = {
     {MK_DEVICE_CPU, NULL, "elementwise", "local", 64},
     {MK_DEVICE_CPU, NULL, "norm", "local", 64},
     {MK_DEVICE_CPU, NULL, "qgemm", "gemv_wg", 64},
-    {MK_DEVICE_CPU, NULL, "qgemm", "gemv_rows", 64}, /* W4: rows per work-item (qgemv_rows) */
+    {MK_DEVICE_CPU, NULL, "qgemm", "gemv_rows", 64}, /* rows per work-item of opencl.qgemv_rows */
     {MK_DEVICE_CPU, NULL, "attention_decode", "groups_per_cu", 4},
     {MK_DEVICE_CPU, NULL, "attention_decode", "min_chunk", 128},
     {MK_DEVICE_CPU, NULL, "attention_decode", "style", 2},      /* work-item per split */
