@@ -3,10 +3,12 @@
  * one kernel each:
  *   opencl.qgemv        M <= 8: one work-item per output row over the whole K, the
  *                       rows of a 64-row tile read as interleaved words (decode GEMV);
- *   opencl.qgemv_rows   W4, M <= 8, CPU devices: one work-item per block of 16, 32 or 64
- *                       rows (tuned "qgemm"/"gemv_rows") with explicit 16-wide vectors,
- *                       after a pre-pass that writes x and its group sums as f32; above
- *                       opencl.qgemv in priority, so it is the W4 GEMV of CPU drivers;
+ *   opencl.qgemv_rows   W4, M <= 8: one work-item per block of 16, 32 or 64 rows (tuned
+ *                       "qgemm"/"gemv_rows") with explicit 16-wide vectors, after a
+ *                       pre-pass that writes x and its group sums as f32. Written for CPU
+ *                       drivers, where it is the default choice of M <= 8 calls (the
+ *                       CPU row of ocl_tuning.c's variant defaults); below opencl.qgemv in
+ *                       priority, so GPUs and accelerators keep a work-item per row;
  *   opencl.qgemm_tiled  any M: 64x64 output tiles, K staged in local memory;
  *   opencl.qgemv_dot8   W8A8, M <= 8: opencl.qgemv with the int8 products four at a
  *                       time by cl_khr_integer_dot_product (the same i32 sums).
@@ -332,12 +334,7 @@ static mk_status dot8_run(mk_context *ctx, const mk_op_args *a) {
     return qgemm_run(ctx, a, 1, ocl_ext_options(ctx, OCL_EXT_INT_DOT));
 }
 
-/* A work-group of one work-item per 16-64 rows, a vector loop each: what a CPU driver
-   (PoCL, the Intel CPU runtime) runs fastest, and one busy lane per SIMD on a GPU. */
 static int rows_supports(const mk_context *ctx, const mk_op_args *a, char *why, size_t n) {
-    if (ocl_of(ctx)->dev->info.type != MK_DEVICE_CPU)
-        return mk__why(why, n, "written for CPU devices (work-groups of one work-item over 16-64 rows); "
-                               "opencl.qgemv is the GEMV of GPUs and accelerators");
     if (a && a->u.qgemm.w->desc.format != MK_QW4) return mk__why(why, n, "W4 weights only");
     return gemv_supports(ctx, a, why, n);
 }
@@ -355,9 +352,9 @@ static const mk_kernel k_qgemv = {
     gemv_supports, gemv_run};
 
 static const mk_kernel k_qgemv_rows = {
-    MK_OP_QGEMM, "opencl.qgemv_rows", "opencl", 22,
-    "W4 GEMV for M <= 8 on CPU devices: a work-item per 16-64 rows, 16-wide vectors, zero points "
-    "taken out of the inner loop through the group sums of x",
+    MK_OP_QGEMM, "opencl.qgemv_rows", "opencl", 15,
+    "W4 GEMV for M <= 8, for CPU drivers (their default): a work-item per 16-64 rows, 16-wide "
+    "vectors, zero points taken out of the inner loop through the group sums of x",
     rows_supports, rows_run};
 
 static const mk_kernel k_qgemm_tiled = {
