@@ -7,7 +7,12 @@
  *    view with a padded row stride at an offset in some cases), N odd, K not a multiple
  *    of 128 (nor of 16 where the format allows);
  *  - M = 1, 7 (GEMV sizes) and 33, 100 (tiled); a GEMV variant forced on M > its limit
- *    must refuse with MK_ERR_UNSUPPORTED;
+ *    must refuse with MK_ERR_UNSUPPORTED, and so must a variant forced on a format it
+ *    does not take (opencl.qgemv_rows: W4 only; opencl.qgemv_dot8: W8A8 only);
+ *  - opencl.qgemv_rows with each of its row blocks (gemv_rows 16, 32 and the default 64);
+ *  - the unforced choice without a tuning file (mk_last_kernel, mk_explain): the W4 GEMV
+ *    is opencl.qgemv_rows on CPU devices (their default choice) and opencl.qgemv elsewhere
+ *    (the priority order), the W8 GEMV opencl.qgemv everywhere;
  *  - packing round trip: mk_qweight_read gives back every canonical bit;
  *  - activation codes exactly as the reference: identity weights make y the dequantized
  *    codes, and inputs x = S * (a rounding tie) with amax = S * 127 (I8) or S * 448 (FP8)
@@ -40,12 +45,12 @@ static const qcase kCases[] = {
     {MK_QW8A8, 0, 0, 1, 31, 77, MK_BF16, 0, 1},
     {MK_QFP8, 0, 0, 1, 97, 777, MK_F16, 1, 0},
     {MK_QFP8, 0, 0, 0, 1, 33, MK_BF16, 0, 0},
-    {MK_QW4, 32, 1, 0, 2049, 128, MK_BF16, 1, 0}, /* rows for 64-row items (qgemv_rows) */
+    {MK_QW4, 32, 1, 0, 2049, 128, MK_BF16, 1, 0}, /* rows for 64-row items (opencl.qgemv_rows) */
 };
 static const int kM[] = {1, 3, 7, 33, 100};
 /* MEDKERN_TEST_SMALL (mkt_small): every format, group size, zero points, k_perm, bias,
    view and x dtype of kCases on smaller N and K (N odd, K not a multiple of 16 where the
-   format allows); the last case still has enough rows for 64-row qgemv_rows items on a
+   format allows); the last case still has enough rows for 64-row opencl.qgemv_rows items on a
    one-compute-unit device; M = 1, 3, 7 (GEMV) and 33 (tiled; opencl.qgemm_tiled runs only
    there: its 64x64 output tiles make every M up to 64 cost the same) */
 static const qcase kSmallCases[] = {
@@ -62,7 +67,7 @@ static const qcase kSmallCases[] = {
     {MK_QW4, 32, 1, 0, 257, 64, MK_BF16, 1, 0},
 };
 static const int kSmallM[] = {1, 3, 7, 33};
-/* M = 3 only on the last case (W4: qgemv_rows' 4-token build), in both lists */
+/* M = 3 only on the last case (W4: opencl.qgemv_rows' 4-token build), in both lists */
 static const int kM3Case = (int)(sizeof kCases / sizeof kCases[0]) - 1;
 _Static_assert(sizeof kCases / sizeof kCases[0] == sizeof kSmallCases / sizeof kSmallCases[0],
                "kSmallCases mirrors kCases");
@@ -160,6 +165,13 @@ static void run_case(mk_context *ctx, const char *dev, const char **variants, in
                 mkt_free(&ty);
                 continue;
             }
+            if (strstr(variants[vi], "qgemv_rows") && c->fmt != MK_QW4) { /* 4-bit codes only */
+                MKT_CHECK(s == MK_ERR_UNSUPPORTED && strstr(mk_last_error(), "W4 weights only"),
+                          "%s: the row-block GEMV on another format gives %s (%s)", w2, mk_status_string(s),
+                          mk_last_error());
+                mkt_free(&ty);
+                continue;
+            }
             if (strstr(variants[vi], "qgemv") && M > 8) {
                 MKT_CHECK(s == MK_ERR_UNSUPPORTED && strstr(mk_last_error(), "GEMV"),
                           "%s: a GEMV variant on M > 8 gives %s (%s)", w2, mk_status_string(s),
@@ -236,6 +248,7 @@ static void run_exact_codes(mk_context *ctx, const char *dev, const char **varia
         for (int64_t rows = 1; rows <= M; rows += M - 1) { /* GEMV and tiled sizes */
             if (strstr(variants[vi], "qgemv") && rows > 8) continue;
             if (strstr(variants[vi], "dot8") && fmt != MK_QW8A8) continue;
+            if (strstr(variants[vi], "qgemv_rows")) continue; /* W4 only */
             int64_t ys[2] = {rows, K};
             mk_tensor tsub = tx, ty = mkt_output(ctx, MK_F16, 2, ys);
             tsub.shape[0] = rows;
@@ -258,8 +271,55 @@ static void run_exact_codes(mk_context *ctx, const char *dev, const char **varia
     free(w), free(x), free(ref), free(y);
 }
 
+/* The variant the dispatcher picks, unforced, for x [M][K] times a `fmt` weight. */
+static void expect_choice(mk_context *ctx, const char *dev, mk_qformat fmt, int64_t M, const char *want) {
+    mkref_rng r;
+    mkt_rng(&r, 950 + (uint64_t)fmt);
+    const int64_t N = 257, K = 128;
+    mk_qweight_desc desc = {fmt, N, K, fmt == MK_QW4 ? 32 : 0, 0};
+    mk_qweight_data data;
+    MKT_OK(mk_qweight_data_alloc(&desc, 0, 0, &data));
+    float *w = mkt_alloc((size_t)(N * K) * 4), *x = mkt_alloc((size_t)(M * K) * 4);
+    float *ref = mkt_alloc((size_t)(M * N) * 4), *y = mkt_alloc((size_t)(M * N) * 4);
+    mkt_fill_normal(&r, w, (size_t)(N * K), 1.0f / sqrtf((float)K), 4.0f);
+    mkt_fill_normal(&r, x, (size_t)(M * K), 1.0f, 8.0f);
+    mkt_round(MK_F16, x, (size_t)(M * K));
+    mkref_qweight_quantize(&desc, w, &data);
+    mkref_qgemm(&desc, &data, x, M, NULL, ref);
+    mk_qweight *qw = NULL;
+    MKT_OK(mk_qweight_create(ctx, &desc, &data, &qw));
+    const int64_t xs[2] = {M, K}, ys[2] = {M, N};
+    mk_tensor tx = mkt_upload(ctx, MK_F16, 2, xs, x), ty = mkt_output(ctx, MK_F16, 2, ys);
+    char what[160], text[8192];
+    snprintf(what, sizeof what, "%s %s M=%lld unforced", dev, fmt_name(fmt), (long long)M);
+    MKT_OK(mk_set_kernel(ctx, MK_OP_QGEMM, NULL));
+    if (qw) {
+        MKT_OK(mk_qgemm(ctx, &tx, qw, NULL, &ty));
+        const char *last = mk_last_kernel(ctx, MK_OP_QGEMM);
+        MKT_CHECK(last && strcmp(last, want) == 0, "%s: ran %s, want %s", what, last ? last : "nothing", want);
+        mkt_download(&ty, y);
+        mkt_compare(what, y, ref, (size_t)(M * N), 1e-3, 0);
+        mk_op_args args = {.op = MK_OP_QGEMM, .u.qgemm = {&tx, qw, NULL, &ty}};
+        char chosen[96];
+        snprintf(chosen, sizeof chosen, "chosen: %s", want);
+        MKT_OK(mk_explain(ctx, MK_OP_QGEMM, &args, text, sizeof text));
+        const char *at = strstr(text, chosen), *after = at ? at + strlen(chosen) : NULL;
+        MKT_CHECK(after && (*after == '\n' || *after == ' '), "%s: mk_explain does not choose %s: %s", what, want,
+                  text);
+        if (fmt != MK_QW4)
+            MKT_CHECK(strstr(text, "opencl.qgemv_rows") && strstr(text, "W4 weights only"),
+                      "%s: mk_explain gives no W4 reason for opencl.qgemv_rows: %s", what, text);
+    }
+    mkt_free(&tx), mkt_free(&ty);
+    mk_qweight_destroy(qw);
+    mk_qweight_data_free(&data);
+    free(w), free(x), free(ref), free(y);
+}
+
 int main(int argc, char **argv) {
     mkt_init(argc, argv, "test_opencl_qgemm");
+    /* the defaults of each device type, whatever tuning file the cache holds */
+    setenv("MEDKERN_TUNING_FILE", "/nonexistent/medkern-test-no-tuning.json", 1);
     char ids[8][32];
     int ndev = mkt_devices("opencl", ids, 8);
     if (ndev == 0) mkt_skip("no OpenCL device");
@@ -280,16 +340,23 @@ int main(int argc, char **argv) {
         const qcase *cases = mkt_small() ? kSmallCases : kCases;
         for (int ci = 0; ci < (int)(sizeof kCases / sizeof kCases[0]); ci++)
             run_case(ctx, ids[di], variants, nvar, &cases[ci], ci);
-        /* The first W4 case again with each W4 GEMV kernel forced (tuned "gemv_rows": 1 = a
-           work-item per row, the GPU default; 64 = qgemv_rows, the CPU default), so both run
-           on any device. */
+        /* The last W4 case (rows enough for 64-row items) again on opencl.qgemv_rows with its
+           smaller row blocks (the default, 64, ran above). */
+        const char *rows_variant[1] = {"opencl.qgemv_rows"};
+        int has_rows = 0;
+        for (int i = 0; i < nvar; i++) has_rows |= !strcmp(variants[i], rows_variant[0]);
         char dev2[320];
-        for (int rows = 1; rows <= 64; rows += 63) {
+        for (int rows = 16; has_rows && rows <= 32; rows *= 2) {
             snprintf(dev2, sizeof dev2, "%s gemv_rows=%d", ids[di], rows);
             MKT_OK(mk_param_set(ctx, "qgemm", "gemv_rows", rows));
-            run_case(ctx, dev2, variants, nvar, &cases[0], 0);
+            run_case(ctx, dev2, rows_variant, 1, &cases[kM3Case], kM3Case);
         }
         MKT_OK(mk_param_set(ctx, "qgemm", "gemv_rows", 0));
+        mk_device_info dinfo;
+        MKT_OK(mk_context_get_device(ctx, &dinfo));
+        MKT_CHECK(has_rows, "%s: opencl.qgemv_rows does not run", ids[di]);
+        expect_choice(ctx, ids[di], MK_QW4, 1, dinfo.type == MK_DEVICE_CPU ? "opencl.qgemv_rows" : "opencl.qgemv");
+        expect_choice(ctx, ids[di], MK_QW8, 1, "opencl.qgemv");
         run_exact_codes(ctx, ids[di], variants, nvar, MK_QW8A8);
         run_exact_codes(ctx, ids[di], variants, nvar, MK_QFP8);
         mk_context_destroy(ctx);

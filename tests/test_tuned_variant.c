@@ -10,7 +10,11 @@
  *    call, a value that is not a string, and a file for another device are ignored, and
  *    mk_explain says why;
  *  - a forced variant (mk_set_kernel, MEDKERN_KERNELS) still wins, and explain says the
- *    tuned one was not used.
+ *    tuned one was not used;
+ *  - the W4 GEMV of qgemm (M = 1): without an entry, opencl.qgemv_rows on CPU devices (the
+ *    CPU default choice, explain says "tuned: from default (cpu)") and opencl.qgemv
+ *    elsewhere (priority 20 over 15); a "qgemm:m<=8" entry naming either runs it on any
+ *    device, before the default.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +112,45 @@ static void expect(const char *id, const char *what, const char *want1, const ch
     mk_context_destroy(ctx);
 }
 
+/* A fresh context reading the current file; an unforced W4 g32 qgemm at M = 1 must run
+   `want` with the reference's result, and its explain text must contain `need` (NULL: no
+   check). */
+static void expect_qgemv(const char *id, const char *what, const char *want, const char *need) {
+    mk_context *ctx = NULL;
+    MKT_OK(mk_context_create(id, &ctx));
+    if (!ctx) return;
+    enum { QN = 130, QK = 96 };
+    mk_qweight_desc d = {MK_QW4, QN, QK, 32, 0};
+    mk_qweight_data data;
+    MKT_OK(mk_qweight_data_alloc(&d, 0, 0, &data));
+    float *hw = mkt_random(MK_F32, (size_t)QN * QK, 0.2f, 1.0f), *hx = mkt_random(MK_F16, QK, 1.0f, 1.0f);
+    float *ref = mkt_alloc(QN * sizeof(float)), *out = mkt_alloc(QN * sizeof(float));
+    mkref_qweight_quantize(&d, hw, &data);
+    mkref_qgemm(&d, &data, hx, 1, NULL, ref);
+    mk_qweight *qw = NULL;
+    MKT_OK(mk_qweight_create(ctx, &d, &data, &qw));
+    const int64_t xs[2] = {1, QK}, ys[2] = {1, QN};
+    mk_tensor x = mkt_upload(ctx, MK_F16, 2, xs, hx), y = mkt_output(ctx, MK_F16, 2, ys);
+    char label[160], buf[8192];
+    snprintf(label, sizeof label, "%s: qgemm W4 M=1", what);
+    if (qw && mk_qgemm(ctx, &x, qw, NULL, &y) == MK_OK) {
+        mkt_download(&y, out);
+        mkt_compare(label, out, ref, QN, 1e-3, 0);
+        const char *ran = mk_last_kernel(ctx, MK_OP_QGEMM);
+        MKT_CHECK(ran && strcmp(ran, want) == 0, "%s ran %s, expected %s", label, ran ? ran : "(none)", want);
+        mk_op_args a = {.op = MK_OP_QGEMM, .u.qgemm = {&x, qw, NULL, &y}};
+        MKT_OK(mk_explain(ctx, MK_OP_QGEMM, &a, buf, sizeof buf));
+        MKT_CHECK(!need || strstr(buf, need), "%s: explain lacks \"%s\":\n%s", label, need, buf);
+    } else {
+        MKT_CHECK(0, "%s: %s", label, mk_last_error());
+    }
+    mkt_free(&x), mkt_free(&y);
+    mk_qweight_destroy(qw);
+    mk_qweight_data_free(&data);
+    free(hw), free(hx), free(ref), free(out);
+    mk_context_destroy(ctx);
+}
+
 int main(int argc, char **argv) {
     mkt_init(argc, argv, "test_tuned_variant");
     char ids[8][32];
@@ -192,6 +235,19 @@ int main(int argc, char **argv) {
         expect(ids[d], "MEDKERN_KERNELS over the tuned choice", "opencl.gemv", "chosen: opencl.gemv (forced)",
                NULL, NULL);
         unsetenv("MEDKERN_KERNELS");
+
+        /* the W4 GEMV: the device type's default, then the file's choice either way */
+        const int cpu = info.type == MK_DEVICE_CPU;
+        write_tuning(info.name, 0, NULL);
+        expect_qgemv(ids[d], "no qgemm entry", cpu ? "opencl.qgemv_rows" : "opencl.qgemv",
+                     cpu ? "chosen: opencl.qgemv_rows (tuned: from default (cpu), entry \"qgemm:m<=8\")"
+                         : "chosen: opencl.qgemv\n");
+        const char *per_row[] = {"qgemm:m<=8", "opencl.qgemv"};
+        write_tuning(info.name, 1, per_row);
+        expect_qgemv(ids[d], "qgemm:m<=8=qgemv", "opencl.qgemv", "chosen: opencl.qgemv (tuned: from");
+        const char *by_rows[] = {"qgemm:m<=8", "opencl.qgemv_rows"};
+        write_tuning(info.name, 1, by_rows);
+        expect_qgemv(ids[d], "qgemm:m<=8=qgemv_rows", "opencl.qgemv_rows", "chosen: opencl.qgemv_rows (tuned: from");
     }
     unlink(path);
     rmdir(dir);

@@ -24,6 +24,7 @@
 #include <cuda_runtime_api.h>
 
 #include "medkern/medkern.h"
+#include "qgemm_layout.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -155,20 +156,8 @@ cudaError_t mkc_attention_prefill_tiled(const mkc_prefill_args *a, cudaStream_t 
 
 /* ---- qgemm_w4a16.cu: y [M][N] (contiguous) = x [M][K] . W^T (+ bias [N]) on tensor cores
    (sm_80+), x/y/bias F16 or BF16 (t), x with row stride x_rs. The weight in the packed
-   layout of runtime/backends/cuda/cuda_qpack.c: QW4 (w4 = 1) or QW8 (w4 = 0) codes, f16
-   scales, QW4 zero points or NULL (zero 8), k_perm or NULL. f32 accumulation. */
-typedef struct {
-    int w4;
-    int64_t n, k;
-    int64_t n_tiles, k_tiles;   /* 16-row tiles; K tiles of 64 (w4) or 32 codes */
-    int64_t group_len;          /* K per scale group (k for per-channel scales) */
-    int64_t groups_p;           /* scale groups per row of the padded K         */
-    const void *q;              /* [n_tiles][k_tiles][32][16 bytes]             */
-    const void *scales;         /* f16 [n_tiles][groups_p][16]                  */
-    const uint8_t *zeros;       /* [n_tiles][groups_p][16] or NULL              */
-    const int32_t *k_perm;      /* [k] or NULL                                  */
-} mkc_qgemm_weight;
-
+   layout of qgemm_layout.h: QW4 (layout.w4 = 1) or QW8 (0) codes, f16 scales, QW4 zero
+   points or NULL (zero 8), k_perm or NULL. f32 accumulation. */
 cudaError_t mkc_qgemm_w16(mk_dtype t, const mkc_qgemm_weight *w, const void *x, int64_t x_rs,
                           const void *bias, void *y, int64_t M, cudaStream_t stream);
 /* ---- qgemm_dequant.cu: out [n][k] (contiguous, F16/BF16 t) = the weight dequantized,

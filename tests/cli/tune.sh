@@ -40,4 +40,10 @@ check "a tuned name that is no variant is ignored with the reason shown" \
    MEDKERN_TUNING_FILE="$file" "$mk" kernels --device opencl:0 --op gemm | grep -q "opencl.nosuch.*ignored: no gemm variant has that name"'
 check "a malformed tuning file is ignored with the reason shown" \
   'echo "{not json" >"$tmp/bad.json"; MEDKERN_TUNING_FILE="$tmp/bad.json" "$mk" kernels --device opencl:0 | grep -q "malformed JSON"'
+qfile="$tmp/qgemm.json"
+check "tune --op qgemm times each W4 GEMV kernel and writes the one it chose" \
+  '"$mk" tune --device opencl:0 --op qgemm --output "$qfile" >"$tmp/q" 2>&1 &&
+   grep -Eq "variant opencl.qgemv_rows +[0-9.]+ ms" "$tmp/q" &&
+   grep -Eq "variant opencl.qgemv +[0-9.]+ ms" "$tmp/q" &&
+   python3 -c "import json,re,sys; v=json.load(open(sys.argv[1]))[\"variants\"][\"qgemm:m<=8\"]; out=open(sys.argv[2]).read(); assert re.search(r\"variant \"+re.escape(v)+r\" +[0-9.]+ ms\", out) and (\"qgemm:m<=8 -> \"+v) in out, v" "$qfile" "$tmp/q"'
 exit $fail

@@ -1,9 +1,10 @@
 /*
  * Quantized GEMM variants of the CUDA backend (MK_OP_QGEMM):
  *   cuda.w4a16_mma   QW4 and QW8 weights, F16/BF16 activations, M <= 64: mma.sync
- *                    m16n8k16 on the packed layout of cuda_qpack.c, codes dequantized in
- *                    registers, f32 accumulation, group scales applied to f32 partial
- *                    sums (kernels/cuda/qgemm_w4a16.cu). Needs sm_80+.
+ *                    m16n8k16 on the packed layout of kernels/cuda/qgemm_layout.h,
+ *                    codes dequantized in registers, f32 accumulation, group scales
+ *                    applied to f32 partial sums (kernels/cuda/qgemm_w4a16.cu). Needs
+ *                    sm_80+.
  *   cuda.dequant_cublas  QW4 and QW8, any M: the weight dequantized into a scratch F16/BF16
  *                    matrix (k_perm folded into its columns; each weight rounded once to
  *                    the activation type) and cublasGemmEx with f32 accumulation, bias
@@ -20,6 +21,11 @@
 #include "cuda/cuda_internal.h"
 
 #define W16_MAX_M 64
+
+/* The kernels' description of w: its layout and its device arrays. */
+static mkc_qgemm_weight kernel_weight(const cuda_qweight *w) {
+    return (mkc_qgemm_weight){w->layout, w->q, w->scales, w->zeros, w->k_perm};
+}
 
 static int sup_w4a16_mma(const mk_context *ctx, const mk_op_args *a, char *why, size_t n) {
     const cuda_device *dev = cuda_of(ctx)->dev;
@@ -44,23 +50,9 @@ static int sup_w4a16_mma(const mk_context *ctx, const mk_op_args *a, char *why, 
 static mk_status run_w4a16_mma(mk_context *ctx, const mk_op_args *a) {
     const mk_tensor *x = a->u.qgemm.x, *bias = a->u.qgemm.bias, *y = a->u.qgemm.y;
     const mk_qweight *qw = a->u.qgemm.w;
-    const cuda_qweight *w = qw->impl;
-    const cuda_qpack_layout *L = &w->layout;
     mk_status s = cuda_enter(ctx);
     if (s != MK_OK) return s;
-    const mkc_qgemm_weight kw = {
-        .w4 = L->w4,
-        .n = L->n,
-        .k = L->k,
-        .n_tiles = L->n_tiles,
-        .k_tiles = L->k_tiles,
-        .group_len = L->group_len,
-        .groups_p = L->groups_p,
-        .q = w->q,
-        .scales = w->scales,
-        .zeros = w->zeros,
-        .k_perm = w->k_perm,
-    };
+    const mkc_qgemm_weight kw = kernel_weight(qw->impl);
     const int64_t x_rs = x->shape[0] > 1 ? x->stride[0] : x->shape[1];
     return cuda_launched(mkc_qgemm_w16(x->dtype, &kw, cuda_ptr(x), x_rs, bias ? cuda_ptr(bias) : NULL, cuda_ptr(y),
                                        x->shape[0], cuda_of(ctx)->stream),
@@ -93,9 +85,7 @@ static mk_status run_dequant_cublas(mk_context *ctx, const mk_op_args *a) {
     if (s != MK_OK) return s;
     const int M = (int)x->shape[0], N = (int)L->n, K = (int)L->k;
     const int x_rs = (int)(x->shape[0] > 1 ? x->stride[0] : x->shape[1]);
-    const mkc_qgemm_weight kw = {.w4 = L->w4, .n = L->n, .k = L->k, .n_tiles = L->n_tiles, .k_tiles = L->k_tiles,
-                                 .group_len = L->group_len, .groups_p = L->groups_p, .q = w->q,
-                                 .scales = w->scales, .zeros = w->zeros, .k_perm = w->k_perm};
+    const mkc_qgemm_weight kw = kernel_weight(w);
     void *wd = NULL; /* the context's scratch: grown once, reused by later calls */
     pthread_mutex_lock(&c->lock);
     s = cuda_scratch(c, CUDA_SCRATCH_QGEMM_W, (size_t)N * (size_t)K * 2, &wd);

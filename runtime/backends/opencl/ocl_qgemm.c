@@ -1,9 +1,14 @@
 /*
- * OpenCL quantized GEMM: weight packing (the backend's qweight hooks) and two variants,
+ * OpenCL quantized GEMM: weight packing (the backend's qweight hooks) and four variants,
+ * one kernel each:
  *   opencl.qgemv        M <= 8: one work-item per output row over the whole K, the
  *                       rows of a 64-row tile read as interleaved words (decode GEMV);
- *                       W4 on CPU drivers (tuned gemv_rows 16/32/64): one work-item per
- *                       block of rows with explicit 16-wide vectors (qgemv_rows);
+ *   opencl.qgemv_rows   W4, M <= 8: one work-item per block of 16, 32 or 64 rows (tuned
+ *                       "qgemm"/"gemv_rows") with explicit 16-wide vectors, after a
+ *                       pre-pass that writes x and its group sums as f32. Written for CPU
+ *                       drivers, where it is the default choice of M <= 8 calls (the
+ *                       CPU row of ocl_tuning.c's variant defaults); below opencl.qgemv in
+ *                       priority, so GPUs and accelerators keep a work-item per row;
  *   opencl.qgemm_tiled  any M: 64x64 output tiles, K staged in local memory;
  *   opencl.qgemv_dot8   W8A8, M <= 8: opencl.qgemv with the int8 products four at a
  *                       time by cl_khr_integer_dot_product (the same i32 sums).
@@ -173,14 +178,13 @@ static int gemv_threads(const mk_context *ctx, int mb) {
     return p;
 }
 
-/* W4 GEMV by blocks of rows (qgemv_rows, for CPU drivers) instead of a work-item per
-   row: tuned "qgemm"/"gemv_rows" = 16, 32 or 64 rows per work-item selects it (64 is
-   the CPU default; 1 keeps qgemv). The block shrinks with M (registers: a 16-wide
-   accumulator per 16 rows and token) and while there are fewer than 4 work-items per
-   compute unit. 0 = qgemv. */
-static int gemv_by_rows(const mk_context *ctx, const mk_qweight_desc *d, const ocl_qw *w, int mb) {
-    int rows = ocl_param(ctx, "qgemm", "gemv_rows", 1, NULL);
-    if (!is_w4(d) || (rows != 16 && rows != 32 && rows != 64)) return 0;
+/* Rows per work-item of opencl.qgemv_rows: the tuned "qgemm"/"gemv_rows" as 16, 32 or 64
+   (the largest of them not above it, at least 16), halved while a work-item would hold
+   more than 64 row-tokens (registers: a 16-wide accumulator per 16 rows and token) or
+   there would be fewer than 4 work-items per compute unit. */
+static int rows_per_item(const mk_context *ctx, const ocl_qw *w, int mb) {
+    int want = ocl_param(ctx, "qgemm", "gemv_rows", 64, NULL), rows = 16;
+    while (rows < 64 && rows * 2 <= want) rows *= 2;
     int cus = ocl_of(ctx)->dev->info.compute_units > 0 ? ocl_of(ctx)->dev->info.compute_units : 1;
     while (rows > 16 && (rows * mb > 64 || w->np / rows < 4 * cus)) rows /= 2;
     return rows;
@@ -231,8 +235,37 @@ static int tiled_supports(const mk_context *ctx, const mk_op_args *a, char *why,
     return 1;
 }
 
+/* Build options of qgemm.cl for call a into opts[n]: format, types, group size, division
+   mode, extra (or ""); GEMV builds (mb > 0: tokens rounded up to a power of two) add
+   QG_MB and the work-group size QG_NT. Returns the length. */
+static int build_options(const mk_context *ctx, const mk_op_args *a, int mb, const char *extra, char *opts,
+                         size_t n) {
+    const mk_qweight_desc *d = &a->u.qgemm.w->desc;
+    int len = snprintf(opts, n, "-DQG_FMT=%d -DT_IN=%d -DQG_ASYM=%d -DQG_GS=%d -DQG_DIV_MODE=%d %s",
+                       (int)d->format, ocl_dtype_code(a->u.qgemm.x->dtype), d->asymmetric ? 1 : 0,
+                       d->format == MK_QW4 || d->format == MK_QW8 ? d->group_size : 0,
+                       needs_act_quant(d) ? division_mode(ctx) : 1, extra);
+    if (mb > 0) len += snprintf(opts + len, n - (size_t)len, " -DQG_MB=%d -DQG_NT=%d", mb, gemv_threads(ctx, mb));
+    return len;
+}
+
+/* Tokens of the call rounded up to a power of two (the GEMV builds' QG_MB). */
+static int gemv_tokens(const mk_op_args *a) {
+    int mb = 1;
+    while (mb < (int)a->u.qgemm.x->shape[0]) mb *= 2;
+    return mb;
+}
+
+static mk_status rows_run(mk_context *ctx, const mk_op_args *a) {
+    const int mb = gemv_tokens(a), rows = rows_per_item(ctx, a->u.qgemm.w->impl, mb);
+    char opts[320];
+    int len = build_options(ctx, a, mb, "", opts, sizeof opts);
+    snprintf(opts + len, sizeof opts - (size_t)len, " -DQG_ROWS=%d", rows);
+    return gemv_rows_run(ctx, a, opts, rows, mb);
+}
+
 /* Runs the pre-pass (activation permutation or quantization) if the call needs one,
-   then the GEMV (gemv = 1) or tiled kernel; extra: more build options (or ""). */
+   then the GEMV (gemv = 1: qgemv) or tiled kernel; extra: more build options (or ""). */
 static mk_status qgemm_run(mk_context *ctx, const mk_op_args *a, int gemv, const char *extra) {
     const mk_tensor *x = a->u.qgemm.x, *bias = a->u.qgemm.bias, *y = a->u.qgemm.y;
     const mk_qweight *qw = a->u.qgemm.w;
@@ -240,20 +273,9 @@ static mk_status qgemm_run(mk_context *ctx, const mk_op_args *a, int gemv, const
     const ocl_qw *w = qw->impl;
     const ocl_device *dev = ocl_of(ctx)->dev;
     int M = (int)x->shape[0], act = needs_act_quant(d);
-    int kp = w->kc * codes_per_chunk(d), mb = 1;
-    while (mb < M) mb *= 2;
-    int nt = gemv_threads(ctx, mb);
+    int kp = w->kc * codes_per_chunk(d), mb = gemv ? gemv_tokens(a) : 0;
     char opts[320];
-    int len = snprintf(opts, sizeof opts, "-DQG_FMT=%d -DT_IN=%d -DQG_ASYM=%d -DQG_GS=%d -DQG_DIV_MODE=%d %s",
-                       (int)d->format, ocl_dtype_code(x->dtype), d->asymmetric ? 1 : 0,
-                       d->format == MK_QW4 || d->format == MK_QW8 ? d->group_size : 0,
-                       act ? division_mode(ctx) : 1, extra);
-    int rows = gemv ? gemv_by_rows(ctx, d, w, mb) : 0;
-    if (gemv) len += snprintf(opts + len, sizeof opts - (size_t)len, " -DQG_MB=%d -DQG_NT=%d", mb, nt);
-    if (rows) {
-        snprintf(opts + len, sizeof opts - (size_t)len, " -DQG_ROWS=%d", rows);
-        return gemv_rows_run(ctx, a, opts, rows, mb);
-    }
+    build_options(ctx, a, mb, extra, opts, sizeof opts);
 
     cl_mem mx = ocl_mem(x->buf), mxq = NULL, mxs = NULL, mperm = w->perm;
     cl_ulong ox = ocl_elem_offset(x);
@@ -299,7 +321,7 @@ static mk_status qgemm_run(mk_context *ctx, const mk_op_args *a, int gemv, const
                       OCL_ARG(mb_), OCL_ARG(ob),  OCL_ARG(has_bias)};
     int nargs = (int)(sizeof args / sizeof args[0]);
     if (gemv) {
-        size_t g[1] = {(size_t)w->np}, l[1] = {(size_t)nt};
+        size_t g[1] = {(size_t)w->np}, l[1] = {(size_t)gemv_threads(ctx, mb)};
         return ocl_launch(ctx, k, name, nargs, args, 1, g, l);
     }
     size_t g[2] = {256 * (size_t)((d->n + 63) / 64), (size_t)((M + 63) / 64)}, l[2] = {256, 1};
@@ -310,6 +332,11 @@ static mk_status gemv_run(mk_context *ctx, const mk_op_args *a) { return qgemm_r
 static mk_status tiled_run(mk_context *ctx, const mk_op_args *a) { return qgemm_run(ctx, a, 0, ""); }
 static mk_status dot8_run(mk_context *ctx, const mk_op_args *a) {
     return qgemm_run(ctx, a, 1, ocl_ext_options(ctx, OCL_EXT_INT_DOT));
+}
+
+static int rows_supports(const mk_context *ctx, const mk_op_args *a, char *why, size_t n) {
+    if (a && a->u.qgemm.w->desc.format != MK_QW4) return mk__why(why, n, "W4 weights only");
+    return gemv_supports(ctx, a, why, n);
 }
 
 static int dot8_supports(const mk_context *ctx, const mk_op_args *a, char *why, size_t n) {
@@ -324,6 +351,12 @@ static const mk_kernel k_qgemv = {
     "GEMV for M <= 8: a work-item per output row, rows' weight words interleaved per 64-row tile",
     gemv_supports, gemv_run, NULL};
 
+static const mk_kernel k_qgemv_rows = {
+    MK_OP_QGEMM, "opencl.qgemv_rows", "opencl", 15,
+    "W4 GEMV for M <= 8, for CPU drivers (their default): a work-item per 16-64 rows, 16-wide "
+    "vectors, zero points taken out of the inner loop through the group sums of x",
+    rows_supports, rows_run};
+
 static const mk_kernel k_qgemm_tiled = {
     MK_OP_QGEMM, "opencl.qgemm_tiled", "opencl", 10,
     "64x64 tiles, weights dequantized into local memory (W8A8: i32 accumulation)",
@@ -334,7 +367,7 @@ static const mk_kernel k_qgemv_dot8 = {
     "W8A8 GEMV for M <= 8 with cl_khr_integer_dot_product (4 int8 products per instruction)",
     dot8_supports, dot8_run, NULL};
 
-static const mk_kernel *const ocl_qgemm_list[] = {&k_qgemv_dot8, &k_qgemv, &k_qgemm_tiled};
+static const mk_kernel *const ocl_qgemm_list[] = {&k_qgemv_dot8, &k_qgemv_rows, &k_qgemv, &k_qgemm_tiled};
 
 const mk_kernel *const *ocl_qgemm_kernels(int *count) {
     *count = (int)(sizeof ocl_qgemm_list / sizeof ocl_qgemm_list[0]);

@@ -21,7 +21,9 @@
  * (decode-sized batches; tune measures them at M = 1) and comes before the op-wide "<op>"
  * entry. A value that is not a string is ignored; the dispatcher ignores a name that is
  * not a variant of this backend for the op or whose supports() rejects the call, and a
- * variant forced on the context (mk_set_kernel, MEDKERN_KERNELS) comes first.
+ * variant forced on the context (mk_set_kernel, MEDKERN_KERNELS) comes first. Without a
+ * file entry for the call, the device type's default choice applies (variant_defaults,
+ * same keys), else the priority order.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -81,7 +83,7 @@ static const tuning_default tuning_defaults[] = {
     {MK_DEVICE_CPU, NULL, "elementwise", "local", 64},
     {MK_DEVICE_CPU, NULL, "norm", "local", 64},
     {MK_DEVICE_CPU, NULL, "qgemm", "gemv_wg", 64},
-    {MK_DEVICE_CPU, NULL, "qgemm", "gemv_rows", 64}, /* W4: rows per work-item (qgemv_rows) */
+    {MK_DEVICE_CPU, NULL, "qgemm", "gemv_rows", 64}, /* rows per work-item of opencl.qgemv_rows */
     {MK_DEVICE_CPU, NULL, "attention_decode", "groups_per_cu", 4},
     {MK_DEVICE_CPU, NULL, "attention_decode", "min_chunk", 128},
     {MK_DEVICE_CPU, NULL, "attention_decode", "item_heads", 8}, /* kv heads per item  */
@@ -101,6 +103,17 @@ static const tuning_default tuning_defaults[] = {
     {MK_DEVICE_ACCELERATOR, NULL, "gemm", "gemv_max_m", 4},
     {MK_DEVICE_ACCELERATOR, NULL, "elementwise", "local", 64},
     {MK_DEVICE_ACCELERATOR, NULL, "norm", "local", 64},
+};
+
+/* Default variant choices by device type, where the best variant of a device type is not
+   the highest-priority one of every device. */
+static const struct {
+    mk_device_type type;
+    const char *key, *variant;
+} variant_defaults[] = {
+    /* the row-block W4 GEMV: ~20x the per-row kernel on PoCL (bench/results); on a GPU
+       its one-work-item work-groups would leave all but one lane of each SIMD idle */
+    {MK_DEVICE_CPU, "qgemm:m<=8", "opencl.qgemv_rows"},
 };
 
 static const char *type_name(mk_device_type t) {
@@ -338,23 +351,37 @@ static int64_t call_rows(const mk_op_args *a) {
     return m;
 }
 
+/* The default choice of variant_defaults for key on a device of type t, else NULL. */
+static const char *variant_default(mk_device_type t, const char *key) {
+    for (size_t i = 0; i < sizeof variant_defaults / sizeof variant_defaults[0]; i++)
+        if (variant_defaults[i].type == t && !strcmp(variant_defaults[i].key, key)) return variant_defaults[i].variant;
+    return NULL;
+}
+
 const char *ocl_tuned_variant(const mk_context *ctx, mk_op op, const mk_op_args *args, char *source,
                               size_t n) {
     const ocl_tuning *t = tuning_of(ctx);
     const char *name = mk_op_name(op);
-    if (!t || !t->variants || !name) return NULL;
-    char key[48];
-    const cJSON *v = NULL;
+    if (!t || !name) return NULL;
+    char keys[2][48];
+    int nk = 0;
     int64_t rows = call_rows(args);
-    if (rows >= 1 && rows <= 8) {
-        snprintf(key, sizeof key, "%s:m<=8", name);
-        v = cJSON_GetObjectItemCaseSensitive(t->variants, key);
+    if (rows >= 1 && rows <= 8) snprintf(keys[nk++], sizeof keys[0], "%s:m<=8", name);
+    snprintf(keys[nk++], sizeof keys[0], "%s", name);
+    for (int i = 0; i < nk && t->variants; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(t->variants, keys[i]);
+        if (cJSON_IsString(v) && v->valuestring[0]) {
+            snprintf(source, n, "%s, entry \"%s\"", t->path, keys[i]);
+            return v->valuestring;
+        }
     }
-    if (!cJSON_IsString(v)) {
-        snprintf(key, sizeof key, "%s", name);
-        v = cJSON_GetObjectItemCaseSensitive(t->variants, key);
+    const mk_device_type type = ocl_of(ctx)->dev->info.type;
+    for (int i = 0; i < nk; i++) {
+        const char *v = variant_default(type, keys[i]);
+        if (v) {
+            snprintf(source, n, "%s, entry \"%s\"", t->src_type, keys[i]);
+            return v;
+        }
     }
-    if (!cJSON_IsString(v) || !v->valuestring[0]) return NULL;
-    snprintf(source, n, "%s, entry \"%s\"", t->path, key);
-    return v->valuestring;
+    return NULL;
 }
