@@ -362,8 +362,7 @@ int main(int argc, char **argv) {
             MKT_OK(mk_set_kernel(ctx, MK_OP_ATTENTION_PREFILL, pv[vi]));
             for (int ci = 0; ci < np; ci++) run_prefill_case(ctx, ids[di], pv[vi], &prefill[ci], ci);
         }
-        /* every decode variant the device takes (opencl.splitkv_decode_item: CPU drivers
-           only), each on every case its supports() accepts, at least one */
+        /* every decode variant, each on every case its supports() accepts, at least one */
         for (int vi = 0; vi < ndv; vi++) {
             if (!mkt_variant_on_device(ctx, MK_OP_ATTENTION_DECODE, dv[vi])) continue;
             MKT_OK(mk_set_kernel(ctx, MK_OP_ATTENTION_DECODE, dv[vi]));
@@ -373,6 +372,25 @@ int main(int argc, char **argv) {
         }
         MKT_OK(mk_set_kernel(ctx, MK_OP_ATTENTION_DECODE, NULL));
         mk_context_destroy(ctx);
+        /* unforced, with no tuning file: the work-item kernel on CPU devices, the
+           work-group kernel elsewhere */
+        const char *tf = getenv("MEDKERN_TUNING_FILE");
+        char *saved = tf ? strdup(tf) : NULL;
+        setenv("MEDKERN_TUNING_FILE", "/nonexistent/medkern-test/tuning.json", 1);
+        MKT_OK(mk_context_create(ids[di], &ctx));
+        if (ctx) {
+            mk_device_info info;
+            MKT_OK(mk_context_get_device(ctx, &info));
+            char text[8192];
+            MKT_OK(mk_explain(ctx, MK_OP_ATTENTION_DECODE, NULL, text, sizeof text));
+            const char *want = info.type == MK_DEVICE_CPU ? "chosen: opencl.splitkv_decode_item"
+                                                          : "chosen: opencl.splitkv_decode\n";
+            MKT_CHECK(strstr(text, want) != NULL, "%s: the default decode variant: %s", ids[di], text);
+            mk_context_destroy(ctx);
+        }
+        if (saved) setenv("MEDKERN_TUNING_FILE", saved, 1);
+        else unsetenv("MEDKERN_TUNING_FILE");
+        free(saved);
     }
     return mkt_finish();
 }

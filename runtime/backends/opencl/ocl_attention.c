@@ -4,9 +4,10 @@
  *   opencl.splitkv_decode  split-KV flash decoding over the paged cache + merge
  *                          (kernels/opencl/attention_decode.cl): a work-group per (kv
  *                          head, split)
- *   opencl.splitkv_decode_item  the same on CPU drivers: one work-item per (kv heads,
- *                          split) with 16-wide vectors, built per D (the CPU default: it
- *                          outranks the work-group kernel where it runs)
+ *   opencl.splitkv_decode_item  the same for CPU drivers: one work-item per (kv heads,
+ *                          split) with 16-wide vectors, built per D (the default on CPU
+ *                          devices through ocl_tuning.c's per-type defaults; it runs on
+ *                          any device, e.g. under Oclgrind, which reports a GPU)
  *
  * Prefill and the work-group decode kernel take the head dim at run time and are built
  * per power-of-two bucket of it (32..256), so a handful of programs serves every model.
@@ -168,9 +169,6 @@ static int dec_geometry(const mk_context *ctx, const mk_op_args *a, int item, de
     const int D = d->head_dim, Hkv = d->num_kv_heads, G = (int)a->u.decode.q->shape[1] / Hkv;
     *hpw = 0;
     if (!item) return dec_shape(ctx, D, G, c, why, n);
-    if (ocl_of(ctx)->dev->info.type != MK_DEVICE_CPU)
-        return mk__why(why, n, "built for CPU drivers (a work-item per kv-head group and split, no local "
-                               "memory); this is a %s device", ocl_of(ctx)->dev->info.type == MK_DEVICE_GPU ? "GPU" : "non-CPU");
     *hpw = dec_item_heads(ctx, D, G, Hkv);
     if (!*hpw)
         return mk__why(why, n, D % 16 ? "head dim %d is not a multiple of 16 (the kernel's vector width)"
@@ -209,8 +207,7 @@ static mk_status plan_group(const mk_context *ctx, const mk_op_args *a, mk_work 
 static mk_status plan_item(const mk_context *ctx, const mk_op_args *a, mk_work *w) { return dec_plan(ctx, a, 1, w); }
 
 static int dec_supports(const mk_context *ctx, const mk_op_args *a, int item, char *why, size_t n) {
-    if (!a) return item && ocl_of(ctx)->dev->info.type != MK_DEVICE_CPU
-                       ? mk__why(why, n, "built for CPU drivers; this is not a CPU device") : 1;
+    if (!a) return 1;
     dec_config c;
     int hpw;
     return dec_geometry(ctx, a, item, &c, &hpw, why, n);
@@ -310,7 +307,7 @@ static const mk_kernel k_splitkv_decode = {
     supports_group, run_group, plan_group};
 
 static const mk_kernel k_splitkv_decode_item = {
-    MK_OP_ATTENTION_DECODE, "opencl.splitkv_decode_item", "opencl", 20,
+    MK_OP_ATTENTION_DECODE, "opencl.splitkv_decode_item", "opencl", 5,
     "split-KV flash decoding for CPU drivers: a work-item per (kv heads, split), 16-wide vectors, "
     "query heads in private memory, no local memory",
     supports_item, run_item, plan_item};

@@ -355,7 +355,7 @@ static const mk_kernel k_qgemv_rows = {
     MK_OP_QGEMM, "opencl.qgemv_rows", "opencl", 15,
     "W4 GEMV for M <= 8, for CPU drivers (their default): a work-item per 16-64 rows, 16-wide "
     "vectors, zero points taken out of the inner loop through the group sums of x",
-    rows_supports, rows_run};
+    rows_supports, rows_run, NULL};
 
 static const mk_kernel k_qgemm_tiled = {
     MK_OP_QGEMM, "opencl.qgemm_tiled", "opencl", 10,

@@ -114,6 +114,8 @@ static const struct {
     /* the row-block W4 GEMV: ~20x the per-row kernel on PoCL (bench/results); on a GPU
        its one-work-item work-groups would leave all but one lane of each SIMD idle */
     {MK_DEVICE_CPU, "qgemm:m<=8", "opencl.qgemv_rows"},
+    /* the work-item decode kernel: 16-wide vectors, no local memory (CPU drivers) */
+    {MK_DEVICE_CPU, "attention_decode", "opencl.splitkv_decode_item"},
 };
 
 static const char *type_name(mk_device_type t) {
