@@ -147,10 +147,10 @@ MK_API mk_status mk_device_auto_rank(int index, int *rank);
 /* ------------------------------------------------------------------ backends */
 
 /* The backends: ref (built into the library) and one slot per backend module, loaded at
-   the first device enumeration: libmedkern-<name>.so for cuda, opencl and threads, and
-   every other libmedkern-*.so of the directories of MEDKERN_BACKEND_PATH
-   (colon-separated), each looked for there first and then beside libmedkern. A module
-   that cannot load contributes no device and says why. */
+   the first device enumeration: libmedkern-<name>.so for cuda, opencl and threads, then
+   every other libmedkern-*.so found, by name. The folders searched, in order: those of
+   MEDKERN_BACKEND_PATH (colon-separated), then libmedkern's own. A module that cannot
+   load contributes no device and says why (docs/porting.md). */
 typedef struct {
     char name[32];        /* "ref", "cuda", "opencl", ...                               */
     char path[512];       /* the module file ("" when built in or not found)            */
