@@ -50,9 +50,39 @@ endif()
 medkern_resolve(MEDKERN_OPENCL _ocl_found "OpenCL ${OpenCL_VERSION_STRING} ${OpenCL_LIBRARY}")
 
 # ---- CUDA
+# ON: nvcc, cudart and cuBLAS required; built for 80;86;89;90a (CI: no GPU, every
+# architecture compiled and linked). AUTO: built only when a GPU is present (nvidia-smi -L
+# lists one, or /dev/nvidia0 exists), and only for that GPU's architecture. Either way
+# MEDKERN_CUDA_ARCHS (cache or environment) overrides the architectures.
 set(_cuda_found OFF)
 set(_cuda_summary "nvcc/cudart/cuBLAS")
-if(NOT MEDKERN_CUDA STREQUAL "OFF")
+set(_cuda_gpu_arch "")
+if(MEDKERN_CUDA STREQUAL "AUTO")
+  find_program(MEDKERN_NVIDIA_SMI nvidia-smi)
+  set(_gpu_listed OFF)
+  if(MEDKERN_NVIDIA_SMI)
+    execute_process(COMMAND ${MEDKERN_NVIDIA_SMI} -L RESULT_VARIABLE _smi_rc OUTPUT_VARIABLE _smi_out
+      ERROR_QUIET TIMEOUT 20)
+    if(_smi_rc EQUAL 0 AND _smi_out MATCHES "GPU [0-9]")
+      set(_gpu_listed ON)
+      execute_process(COMMAND ${MEDKERN_NVIDIA_SMI} --query-gpu=compute_cap --format=csv,noheader
+        RESULT_VARIABLE _cap_rc OUTPUT_VARIABLE _cap_out ERROR_QUIET TIMEOUT 20)
+      if(_cap_rc EQUAL 0 AND _cap_out MATCHES "^([0-9]+)\\.([0-9]+)")
+        set(_cuda_gpu_arch "${CMAKE_MATCH_1}${CMAKE_MATCH_2}")
+        if(_cuda_gpu_arch STREQUAL "90")
+          set(_cuda_gpu_arch "90a") # the wgmma and bulk-copy kernels need sm_90a
+        endif()
+      endif()
+    endif()
+  endif()
+  if(NOT _gpu_listed AND NOT EXISTS /dev/nvidia0)
+    set(_cuda_no_gpu ON)
+    set(_cuda_summary "no GPU present (AUTO builds CUDA only for a present GPU; MEDKERN_CUDA=ON builds 80;86;89;90a)")
+  elseif(NOT _cuda_gpu_arch)
+    set(_cuda_gpu_arch "native") # a GPU node without a working nvidia-smi query
+  endif()
+endif()
+if(NOT MEDKERN_CUDA STREQUAL "OFF" AND NOT _cuda_no_gpu)
   include(CheckLanguage)
   if(NOT CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
     set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
@@ -64,6 +94,8 @@ if(NOT MEDKERN_CUDA STREQUAL "OFF")
       set(_cuda_found ON)
       if(DEFINED ENV{MEDKERN_CUDA_ARCHS})
         set(MEDKERN_CUDA_ARCHS "$ENV{MEDKERN_CUDA_ARCHS}" CACHE STRING "CUDA architectures")
+      elseif(_cuda_gpu_arch)
+        set(MEDKERN_CUDA_ARCHS "${_cuda_gpu_arch}" CACHE STRING "CUDA architectures")
       else()
         set(MEDKERN_CUDA_ARCHS "80;86;89;90a" CACHE STRING "CUDA architectures")
       endif()

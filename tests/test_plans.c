@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend.h" /* struct mk_plan: the tampering test writes its device copy */
+#include "medkern/backend.h" /* struct mk_plan: the tampering test writes its device copy */
 #include "mkref.h"
 #include "mktest.h"
 

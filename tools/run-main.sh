@@ -4,6 +4,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bash "$root/tools/setup-debian.sh"
+# MEDKERN_CUDA stays at its default, AUTO: CUDA is compiled only when a GPU is present,
+# for that GPU alone.
 bash "$root/tools/build.sh"
 build="${MEDKERN_BUILD_DIR:-$root/build}"
 mk="$build/tools/medkern"

@@ -74,7 +74,7 @@ stage_asan() {
 # ------------------------------------------------------------------ valgrind memcheck
 VALGRIND_TESTS="test_ref_attention test_ref_convert test_ref_dense test_ref_import test_ref_model
 test_ref_quant test_api_validation test_api_ops test_dispatch test_params test_buffer_copy test_threads
-test_threads_backend test_profile_render test_model_config test_profile_plan"
+test_threads_backend test_profile_render test_model_config test_profile_plan test_backend_modules"
 stage_valgrind() {
     local t0=$SECONDS
     if ! command -v valgrind >/dev/null; then record valgrind SKIP 0 "valgrind not found"; return; fi

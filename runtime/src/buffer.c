@@ -48,14 +48,14 @@ static mk_status mk_check_range(const mk_buffer *buf, size_t offset, const void 
 mk_status mk_buffer_write(mk_buffer *buf, size_t offset, const void *src, size_t bytes) {
     mk_status s = mk_check_range(buf, offset, src, bytes, "src");
     if (s != MK_OK || bytes == 0) return s;
-    buf->ctx->sync_counts.uploads++;
+    buf->ctx->core->sync_counts.uploads++;
     return mk__device_result(buf->ctx, buf->ctx->backend->buffer_write(buf->ctx, buf->mem, offset, src, bytes));
 }
 
 mk_status mk_buffer_read(const mk_buffer *buf, size_t offset, void *dst, size_t bytes) {
     mk_status s = mk_check_range(buf, offset, dst, bytes, "dst");
     if (s != MK_OK || bytes == 0) return s;
-    buf->ctx->sync_counts.readbacks++;
+    buf->ctx->core->sync_counts.readbacks++;
     return mk__device_result(buf->ctx, buf->ctx->backend->buffer_read(buf->ctx, buf->mem, offset, dst, bytes));
 }
 

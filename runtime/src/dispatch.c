@@ -1,6 +1,6 @@
 /*
- * The dispatcher: the registry of kernel variants of every backend compiled in, and the
- * choice of one variant per call.
+ * The dispatcher: the registry of kernel variants of every backend loaded
+ * (backend_loader.c), and the choice of one variant per call.
  *
  * Choice: the variant forced on the context (mk_set_kernel or MEDKERN_KERNELS) if any,
  * else the tuned choice (the variant the device's tuning file names for the op, through
@@ -49,17 +49,12 @@ static void mk_registry_add(const mk_backend *be) {
         mk_registry[mk_registry_count++] = list[i];
 }
 
+/* Every loaded backend's variants, in the table's order (the loader has checked them). */
 static void mk_registry_build(void) {
-    mk_registry_add(&mk_backend_ref);
-#ifdef MEDKERN_HAVE_CUDA
-    mk_registry_add(&mk_backend_cuda);
-#endif
-#ifdef MEDKERN_HAVE_OPENCL
-    mk_registry_add(&mk_backend_opencl);
-#endif
-#ifdef MEDKERN_HAVE_THREADS
-    mk_registry_add(&mk_backend_threads);
-#endif
+    for (int b = 0, n = mk__backend_count(); b < n; b++) {
+        const mk_backend *be = mk__backend_at(b, NULL);
+        if (be) mk_registry_add(be);
+    }
 }
 
 static void mk_registry_get(const mk_kernel *const **list, int *n) {
@@ -127,7 +122,7 @@ static const mk_kernel *mk_tuned(const mk_context *ctx, mk_op op, const mk_op_ar
 
 /* Picks the variant for args on ctx; on failure fills why with every reason. */
 const mk_kernel *mk__choose(const mk_context *ctx, const mk_op_args *args, char *why, size_t n) {
-    const mk_kernel *forced = ctx->forced[args->op];
+    const mk_kernel *forced = ctx->core->forced[args->op];
     char reason[256];
     if (forced) {
         reason[0] = 0;
@@ -192,7 +187,7 @@ mk_status mk__run(mk_context *ctx, const mk_op_args *args) {
                         plan->variant->name, k->name);
     }
     s = mk__device_result(ctx, k->run(ctx, &a));
-    if (s == MK_OK) ctx->last[a.op] = k;
+    if (s == MK_OK) ctx->core->last[a.op] = k;
     return s;
 }
 
@@ -210,7 +205,7 @@ mk_status mk_explain(mk_context *ctx, mk_op op, const mk_op_args *args, char *bu
     mk_registry_get(&list, &count);
     size_t used = 0;
 #define OUT(...) do { if (used < n) used += (size_t)snprintf(buf + used, n - used, __VA_ARGS__); } while (0)
-    const mk_kernel *chosen = NULL, *forced = ctx->forced[op];
+    const mk_kernel *chosen = NULL, *forced = ctx->core->forced[op];
     int own = 0; /* variants of the context's backend for op */
     char reason[256], src[512], note[1024];
     const mk_kernel *tuned = mk_tuned(ctx, op, args, src, sizeof src, note, sizeof note);
@@ -252,7 +247,7 @@ mk_status mk_set_kernel(mk_context *ctx, mk_op op, const char *name) {
     if (!ctx) return mk__fail(MK_ERR_INVALID_ARGUMENT, "ctx is NULL");
     if ((unsigned)op >= MK_OP_COUNT) return mk__fail(MK_ERR_INVALID_ARGUMENT, "op (%d) is not a valid mk_op", (int)op);
     if (!name) {
-        ctx->forced[op] = NULL;
+        ctx->core->forced[op] = NULL;
         return MK_OK;
     }
     const mk_kernel *k = mk_find_kernel(op, name);
@@ -260,16 +255,16 @@ mk_status mk_set_kernel(mk_context *ctx, mk_op op, const char *name) {
     if (!mk_same_backend(ctx, k))
         return mk__fail(MK_ERR_INVALID_ARGUMENT, "name: variant %s is for backend %s, the context is on %s",
                         name, k->backend, ctx->backend->name);
-    ctx->forced[op] = k;
+    ctx->core->forced[op] = k;
     return MK_OK;
 }
 
 const char *mk_last_kernel(const mk_context *ctx, mk_op op) {
-    if (!ctx || (unsigned)op >= MK_OP_COUNT || !ctx->last[op]) return NULL;
-    return ctx->last[op]->name;
+    if (!ctx || (unsigned)op >= MK_OP_COUNT || !ctx->core->last[op]) return NULL;
+    return ctx->core->last[op]->name;
 }
 
-/* 1 when the backend named by a variant's prefix ("cuda" of "cuda.fa2") is in this build. */
+/* 1 when the backend named by a variant's prefix ("cuda" of "cuda.fa2") is loaded. */
 static int mk_backend_compiled(const char *variant) {
     const mk_kernel *const *list;
     int n;
@@ -281,9 +276,9 @@ static int mk_backend_compiled(const char *variant) {
 }
 
 /* MEDKERN_KERNELS="op=name,op=name". Entries for another backend than the context's, or
-   for a backend this build lacks, are ignored (one setting can serve several builds and
+   for a backend that is not loaded, are ignored (one setting can serve several builds and
    devices); a malformed entry, an unknown op or an unknown variant of a backend that is
-   built in fails context creation. */
+   loaded fails context creation. */
 mk_status mk__apply_env_overrides(mk_context *ctx) {
     const char *env = getenv("MEDKERN_KERNELS");
     if (!env || !*env) return MK_OK;
@@ -304,7 +299,7 @@ mk_status mk__apply_env_overrides(mk_context *ctx) {
         const mk_kernel *k = mk_find_kernel(op, eq + 1);
         if (!k && mk_backend_compiled(eq + 1))
             return mk__fail(MK_ERR_INVALID_ARGUMENT, "MEDKERN_KERNELS: no %s variant named \"%s\"", item, eq + 1);
-        if (k && mk_same_backend(ctx, k)) ctx->forced[op] = k;
+        if (k && mk_same_backend(ctx, k)) ctx->core->forced[op] = k;
     }
     return MK_OK;
 }

@@ -45,6 +45,6 @@ mk_status mk_event_elapsed_ms(const mk_event *start, const mk_event *end, float 
     if (!end->recorded) return mk__fail(MK_ERR_INVALID_ARGUMENT, "end was never recorded");
     mk_status s = mk__alive(start->ctx);
     if (s != MK_OK) return s;
-    start->ctx->sync_counts.syncs++;
+    start->ctx->core->sync_counts.syncs++;
     return mk__device_result(start->ctx, start->ctx->backend->event_elapsed_ms(start->ctx, start->impl, end->impl, ms));
 }

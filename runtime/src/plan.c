@@ -338,11 +338,11 @@ mk_status mk__plan_work(mk_context *ctx, const mk_kernel *k, const mk_op_args *a
     const size_t bytes = p->work.workspace_bytes;
     if (bytes == 0) return MK_OK;
     if (own) return mk_buffer_alloc(ctx, bytes, &p->workspace);
-    if (!ctx->oneshot_workspace || mk_buffer_size(ctx->oneshot_workspace) < bytes) {
-        mk_buffer_free(ctx->oneshot_workspace);
-        ctx->oneshot_workspace = NULL;
-        TRY(mk_buffer_alloc(ctx, bytes, &ctx->oneshot_workspace));
+    if (!ctx->core->oneshot_workspace || mk_buffer_size(ctx->core->oneshot_workspace) < bytes) {
+        mk_buffer_free(ctx->core->oneshot_workspace);
+        ctx->core->oneshot_workspace = NULL;
+        TRY(mk_buffer_alloc(ctx, bytes, &ctx->core->oneshot_workspace));
     }
-    p->workspace = ctx->oneshot_workspace;
+    p->workspace = ctx->core->oneshot_workspace;
     return MK_OK;
 }

@@ -67,11 +67,38 @@ static void host_topology(cJSON *json) {
 #endif
 }
 
+/* One line per backend: built in, or the module it was loaded from, or why it was not. */
+static void backends(cJSON *json) {
+    int n = 0;
+    if (mk_backend_count(&n) != MK_OK) return;
+    cJSON *arr = json ? cJSON_AddArrayToObject(json, "backends") : NULL;
+    for (int i = 0; i < n; i++) {
+        mk_backend_info b;
+        if (mk_backend_get_info(i, &b) != MK_OK) continue;
+        if (arr) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "name", b.name);
+            cJSON_AddBoolToObject(o, "loaded", b.loaded);
+            cJSON_AddNumberToObject(o, "devices", b.devices);
+            cJSON_AddStringToObject(o, "path", b.path);
+            cJSON_AddStringToObject(o, "reason", b.reason);
+            cJSON_AddItemToArray(arr, o);
+        } else if (b.loaded) {
+            printf("  %-8s loaded, %d device%s: %s\n", b.name, b.devices, b.devices == 1 ? "" : "s",
+                   b.path[0] ? b.path : "built into libmedkern");
+        } else {
+            printf("  %-8s not loaded: %s\n", b.name, b.reason);
+        }
+    }
+}
+
 int cmd_info(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
         printf("usage: medkern info [--json]\n\n"
-               "Lists every device medkern can use (the ref device always; CUDA and OpenCL\n"
-               "devices when built with them and present), their features and peaks, the\n"
+               "Lists every device medkern can use (the ref device always; CUDA, OpenCL and\n"
+               "other devices when their backend module loads and finds them), their features\n"
+               "and peaks; each backend module, where it was loaded from or why it was not\n"
+               "(modules are looked for in MEDKERN_BACKEND_PATH, then beside libmedkern); the\n"
                "host topology (hwloc) and the features this build was configured with.\n");
         return MK_EXIT_OK;
     }
@@ -131,6 +158,8 @@ int cmd_info(int argc, char **argv) {
             printf("\n");
         }
     }
+    if (!root) printf("\nbackends:\n");
+    backends(root);
     if (!root) printf("\n");
     host_topology(root);
     if (root) {

@@ -335,16 +335,6 @@ static void iso_date(char *out, size_t n) {
 /* ---- the device: the one asked for, or the best available that has a kernel for every
    op of the plan */
 
-/* The public order of "auto" (medkern.h): CUDA GPU > OpenCL GPU > OpenCL accelerator or
-   CPU > ref; other backends (examples) are not chosen. */
-static int auto_rank(const mk_device_info *d) {
-    if (!strcmp(d->backend, "cuda")) return 50;
-    if (!strcmp(d->backend, "opencl"))
-        return d->type == MK_DEVICE_GPU ? 40 : d->type == MK_DEVICE_ACCELERATOR ? 35 : 30;
-    if (!strcmp(d->backend, "ref")) return 0;
-    return -1;
-}
-
 /* 1 when the backend registers a variant of every op the plan calls; else 0 and the first
    op it lacks in missing */
 static int backend_covers(const mkp_plan *p, const char *backend, char *missing, size_t n) {
@@ -385,11 +375,14 @@ static int pick_device(const char *asked, const mkp_plan *p, mk_device_info *d, 
     mk_device_info best = *d, cand;
     int n = 0, found = -1, rank = -1;
     mk_device_count(&n);
+    /* the runtime's "auto" order (mk_device_auto_rank), among the devices that cover the plan */
     for (int i = 0; i < n; i++) {
         char m[32];
-        if (mk_device_get_info(i, &cand) != MK_OK || auto_rank(&cand) <= rank) continue;
+        int r = -1;
+        if (mk_device_auto_rank(i, &r) != MK_OK || r < 0 || r <= rank || mk_device_get_info(i, &cand) != MK_OK)
+            continue;
         if (!backend_covers(p, cand.backend, m, sizeof m)) continue;
-        rank = auto_rank(&cand), found = i;
+        rank = r, found = i;
     }
     if (found < 0) return 0; /* none covers it: the best one, and its error */
     mk_device_get_info(found, d);

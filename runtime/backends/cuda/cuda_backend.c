@@ -502,8 +502,16 @@ static const mk_kernel *const *cu_kernels(int *count) {
 
 static void *cu_native_queue(const mk_context *ctx) { return (void *)cuda_of(ctx)->stream; }
 
-const mk_backend mk_backend_cuda = {
+/* "auto": a CUDA device over every OpenCL device (40 at most) and ref (0). */
+static int cu_auto_rank(const mk_device_info *d) {
+    (void)d;
+    return 50;
+}
+
+static const mk_backend cuda_backend = {
+    .abi_version = MK_BACKEND_ABI_VERSION,
     .name = "cuda",
+    .auto_rank = cu_auto_rank,
     .device_count = cu_device_count,
     .device_info = cu_device_info,
     .context_init = cu_context_init,
@@ -525,3 +533,13 @@ const mk_backend mk_backend_cuda = {
     .kernels = cu_kernels,
     .native_queue = cu_native_queue,
 };
+
+/* The module's entry point (medkern/backend.h). */
+const mk_backend *mk_backend_module_init(int abi_version, char *why, size_t n) {
+    if (abi_version != MK_BACKEND_ABI_VERSION) {
+        snprintf(why, n, "libmedkern-cuda.so was built for backend ABI %d, the core has %d",
+                 MK_BACKEND_ABI_VERSION, abi_version);
+        return NULL;
+    }
+    return &cuda_backend;
+}

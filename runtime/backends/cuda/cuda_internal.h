@@ -27,7 +27,7 @@
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
-#include "internal.h"
+#include "medkern/backend.h"
 /* The launchers' header lives with the device code (kernels/cuda). */
 #include "mk_cuda_kernels.h"
 #include "cuda_qpack.h"

@@ -296,8 +296,15 @@ static const mk_kernel *const *ocl_kernels(int *count) {
 
 static void *ocl_native_queue(const mk_context *ctx) { return (void *)ocl_of(ctx)->queue; }
 
-const mk_backend mk_backend_opencl = {
+/* "auto": a GPU over an accelerator over a CPU, all below CUDA (50) and above ref (0). */
+static int ocl_auto_rank(const mk_device_info *d) {
+    return d->type == MK_DEVICE_GPU ? 40 : d->type == MK_DEVICE_ACCELERATOR ? 35 : 30;
+}
+
+static const mk_backend ocl_backend = {
+    .abi_version = MK_BACKEND_ABI_VERSION,
     .name = "opencl",
+    .auto_rank = ocl_auto_rank,
     .device_count = ocl_device_count,
     .device_info = ocl_device_info,
     .context_init = ocl_context_init,
@@ -323,3 +330,13 @@ const mk_backend mk_backend_opencl = {
     .kernels = ocl_kernels,
     .native_queue = ocl_native_queue,
 };
+
+/* The module's entry point (medkern/backend.h). */
+const mk_backend *mk_backend_module_init(int abi_version, char *why, size_t n) {
+    if (abi_version != MK_BACKEND_ABI_VERSION) {
+        snprintf(why, n, "libmedkern-opencl.so was built for backend ABI %d, the core has %d",
+                 MK_BACKEND_ABI_VERSION, abi_version);
+        return NULL;
+    }
+    return &ocl_backend;
+}

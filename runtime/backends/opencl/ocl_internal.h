@@ -29,7 +29,7 @@
 #include <CL/cl.h>
 #include <pthread.h>
 
-#include "internal.h"
+#include "medkern/backend.h"
 
 /* The device extensions of the faster variants (ocl_extensions.c). */
 typedef enum { OCL_EXT_FP16, OCL_EXT_SUBGROUPS, OCL_EXT_INT_DOT } ocl_ext;

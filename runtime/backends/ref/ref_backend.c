@@ -9,7 +9,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
 #include "mkref.h"
 #include "ref/ref_backend.h"
 
@@ -141,8 +140,16 @@ static mk_status ref_qweight_read(const mk_qweight *qw, mk_qweight_data *out) {
     return copy_canonical(&qw->desc, qw->impl, out);
 }
 
+/* The ref device is "auto"'s last resort: any other ranked device wins. */
+static int ref_auto_rank(const mk_device_info *d) {
+    (void)d;
+    return 0;
+}
+
 const mk_backend mk_backend_ref = {
+    .abi_version = MK_BACKEND_ABI_VERSION,
     .name = "ref",
+    .auto_rank = ref_auto_rank,
     .device_count = ref_device_count,
     .device_info = ref_device_info,
     .context_init = ref_context_init,

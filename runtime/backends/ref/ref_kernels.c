@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
 #include "mkref.h"
 #include "ref/ref_backend.h"
 

@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "threads/threads_internal.h"
+#include "threads_internal.h"
 
 /* ---- the device */
 
@@ -215,7 +215,9 @@ static const mk_kernel *const *threads_kernels(int *count) {
     return threads_all;
 }
 
-const mk_backend mk_backend_threads = {
+/* No auto_rank: "auto" never picks the example device. */
+static const mk_backend threads_backend = {
+    .abi_version = MK_BACKEND_ABI_VERSION,
     .name = "threads",
     .device_count = threads_device_count,
     .device_info = threads_device_info,
@@ -238,3 +240,13 @@ const mk_backend mk_backend_threads = {
     /* no tunable parameters: param_list, param_set and tuning_file stay NULL */
     .kernels = threads_kernels,
 };
+
+/* The module's entry point (medkern/backend.h). */
+const mk_backend *mk_backend_module_init(int abi_version, char *why, size_t n) {
+    if (abi_version != MK_BACKEND_ABI_VERSION) {
+        snprintf(why, n, "libmedkern-threads.so was built for backend ABI %d, the core has %d",
+                 MK_BACKEND_ABI_VERSION, abi_version);
+        return NULL;
+    }
+    return &threads_backend;
+}

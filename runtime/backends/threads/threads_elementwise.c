@@ -7,7 +7,7 @@
  */
 #include <math.h>
 
-#include "threads/threads_internal.h"
+#include "threads_internal.h"
 
 typedef struct {
     mk_op op;

@@ -13,7 +13,7 @@
  */
 #include <stdio.h>
 
-#include "threads/threads_internal.h"
+#include "threads_internal.h"
 
 #define ROW_BLOCK 4
 

@@ -11,7 +11,11 @@
  *
  * Every other op has no variant here: the dispatcher reports it as MK_ERR_UNSUPPORTED,
  * "the threads backend implements no <op> variant". The device is never chosen by
- * "auto" (device.c): it is an example, not a fast or complete path.
+ * "auto" (no auto_rank hook): it is an example, not a fast or complete path.
+ *
+ * It is a backend module, libmedkern-threads.so, built from these files alone against
+ * the installed medkern/medkern.h and medkern/backend.h (docs/porting.md): nothing here
+ * includes a header of the core.
  *
  * Numerics: values are read as float with the reference's conversions, computed in f32
  * (f32 accumulation), and stored with the reference's rounding. Every output element is
@@ -23,8 +27,7 @@
 
 #include <stdint.h>
 
-#include "internal.h"
-#include "mkref.h"
+#include "medkern/backend.h"
 
 /* Largest thread count (MEDKERN_THREADS is checked against it). */
 #define THREADS_MAX 256
@@ -65,7 +68,7 @@ int threads_count(int *n);
 /* At least `floats` floats of the context's scratch (NULL when out of memory). */
 float *threads_scratch(mk_context *ctx, size_t floats);
 
-/* ---- element access (the reference's conversions, so the bits match it) */
+/* ---- element access (medkern.h's conversions, the reference's: the bits match it) */
 
 static inline const uint8_t *threads_base(const mk_tensor *t) {
     return (const uint8_t *)t->buf->mem + t->offset;
@@ -73,16 +76,16 @@ static inline const uint8_t *threads_base(const mk_tensor *t) {
 
 static inline float threads_load(mk_dtype t, const void *base, int64_t i) {
     switch (t) {
-    case MK_F16: return mkref_f16_to_f32(((const uint16_t *)base)[i]);
-    case MK_BF16: return mkref_bf16_to_f32(((const uint16_t *)base)[i]);
+    case MK_F16: return mk_f16_to_f32(((const uint16_t *)base)[i]);
+    case MK_BF16: return mk_bf16_to_f32(((const uint16_t *)base)[i]);
     default: return ((const float *)base)[i];
     }
 }
 
 static inline void threads_store(mk_dtype t, void *base, int64_t i, float v) {
     switch (t) {
-    case MK_F16: ((uint16_t *)base)[i] = mkref_f32_to_f16(v); break;
-    case MK_BF16: ((uint16_t *)base)[i] = mkref_f32_to_bf16(v); break;
+    case MK_F16: ((uint16_t *)base)[i] = mk_f32_to_f16(v); break;
+    case MK_BF16: ((uint16_t *)base)[i] = mk_f32_to_bf16(v); break;
     default: ((float *)base)[i] = v; break;
     }
 }

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "threads/threads_internal.h"
+#include "threads_internal.h"
 
 typedef struct {
     threads_pool *pool;

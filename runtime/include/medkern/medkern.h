@@ -139,12 +139,34 @@ typedef struct {
     double peak_tflops_f16;      /* theoretical dense f16/bf16, 0 if unknown           */
 } mk_device_info;
 
-/* Number of devices over all backends compiled in; the ref device is always index 0. */
+/* Number of devices over all backends loaded; the ref device is always index 0, then
+   the devices of cuda, opencl, threads and any other module, in that order. */
 MK_API mk_status mk_device_count(int *n);
 MK_API mk_status mk_device_get_info(int index, mk_device_info *out);
-/* Resolve a device string ("auto" = CUDA GPU > OpenCL GPU > OpenCL CPU > ref) to an
-   index. MK_ERR_NOT_FOUND if no such device. */
+/* Resolve a device string ("auto" = CUDA GPU > OpenCL GPU > OpenCL CPU > ref, the
+   highest mk_device_auto_rank) to an index. MK_ERR_NOT_FOUND if no such device. */
 MK_API mk_status mk_device_find(const char *device, int *index);
+/* The rank of device index for "auto" (its backend's rule): the highest wins, the first
+   among equals; below 0 is never chosen (example backends). */
+MK_API mk_status mk_device_auto_rank(int index, int *rank);
+
+/* ------------------------------------------------------------------ backends */
+
+/* The backends: ref (built into the library) and one slot per backend module, loaded at
+   the first device enumeration: libmedkern-<name>.so for cuda, opencl and threads, then
+   every other libmedkern-*.so found, by name. The folders searched, in order: those of
+   MEDKERN_BACKEND_PATH (colon-separated), then libmedkern's own. A module that cannot
+   load contributes no device and says why (docs/porting.md). */
+typedef struct {
+    char name[32];        /* "ref", "cuda", "opencl", ...                               */
+    char path[512];       /* the module file ("" when built in or not found)            */
+    int loaded;           /* 1: its table is in use (it may still have 0 devices)       */
+    int devices;          /* devices it contributes                                     */
+    char reason[512];     /* one line: why it did not load, or "" when loaded           */
+} mk_backend_info;
+
+MK_API mk_status mk_backend_count(int *n);
+MK_API mk_status mk_backend_get_info(int index, mk_backend_info *out);
 
 /* ------------------------------------------------------------------ context */
 
