@@ -258,7 +258,7 @@ static int setup(mkb_state *st, const op_case *c, inst *in, int set, res *r) {
             ok = i32(st, r, &x->t[3], cu_q, 1, B + 1, 0) && i32(st, r, &x->t[5], cu_k, 1, B + 1, 0) &&
                  rnd(st, r, &x->t[4], MK_F16, 1, 3, T, Hq, D);
             if (ok && !c->oneshot) {
-                const mk_prefill_plan_desc d = {B, cu_q, cu_k, {0, 1, s->window, 0}};
+                const mk_prefill_plan_desc d = {B, cu_q, cu_k, (int)Hq, (int)Hkv, (int)D, MK_F16, {0, 1, s->window, 0}};
                 ok = keep_plan(st, r, x, mk_prefill_plan_create(mkb_context(), &d, &r->plan));
             }
         }

@@ -639,7 +639,7 @@ static void check_prefill(const prefill_case *c) {
         if (run == 0) {
             MKT_OK(mk_attention_prefill(ctx, &tq, &tk, &tv, &tcq, &tck, &p, &to, &tl));
         } else {
-            const mk_prefill_plan_desc pd = {B, cu_q, cu_k, p};
+            const mk_prefill_plan_desc pd = {B, cu_q, cu_k, Hq, Hkv, D, c->t, p};
             mk_plan *plan = NULL;
             MKT_OK(mk_prefill_plan_create(ctx, &pd, &plan));
             const mk_sync_counters before = mkt_sync_counts(ctx);

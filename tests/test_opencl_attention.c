@@ -121,7 +121,7 @@ static void run_prefill_case(mk_context *ctx, const char *dev, const char *varia
         if (run == 0) {
             MKT_OK(mk_attention_prefill(ctx, &tq, &tk, &tv, &tcq, &tck, &p, &to, &tl));
         } else {
-            mk_prefill_plan_desc pd = {B, cu_q, cu_k, p};
+            mk_prefill_plan_desc pd = {B, cu_q, cu_k, Hq, Hkv, D, c->t, p};
             mk_plan *plan = NULL;
             MKT_OK(mk_prefill_plan_create(ctx, &pd, &plan));
             const mk_sync_counters before = mkt_sync_counts(ctx);

@@ -156,13 +156,46 @@ static void prefill(mk_context *ctx, const char *dev) {
     mk_status s = mk_attention_prefill(ctx, &tq, &tk, &tk, &tcq, &tck, &ap, &o0, &l0);
     if (supported(s, "prefill", dev)) {
         MKT_OK(s);
-        const mk_prefill_plan_desc pd = {B, cu_q, cu_k, ap};
+        const mk_prefill_plan_desc pd = {B, cu_q, cu_k, HQ, HKV, D, MK_BF16, ap};
         mk_plan *plan = NULL;
         MKT_OK(mk_prefill_plan_create(ctx, &pd, &plan));
-        const mk_sync_counters before = mkt_sync_counts(ctx);
-        MKT_OK(mk_attention_prefill_run(ctx, plan, &tq, &tk, &tk, &o1, &l1));
         char what[96];
         snprintf(what, sizeof what, "%s prefill run", dev);
+        if (plan && plan->work.tile_rows > 0) { /* the tile map: every tile once, most keys first */
+            const int R = plan->work.tile_rows;
+            int64_t want = 0;
+            for (int b = 0; b < B; b++) want += (cu_q[b + 1] - cu_q[b] + R - 1) / R;
+            MKT_CHECK(plan->work.num_tiles == want, "%s: %lld tiles of %d rows (want %lld)", what,
+                      (long long)plan->work.num_tiles, R, (long long)want);
+            if (plan->work.num_tiles == want) {
+                int32_t *map = mkt_alloc((size_t)want * 8);
+                MKT_OK(mk_buffer_read(plan->workspace, 0, map, (size_t)want * 8));
+                int seen[64] = {0}, bad = 0;
+                int64_t prev = INT64_MAX;
+                for (int64_t i = 0; i < want; i++) {
+                    const int b = map[2 * i], q0 = map[2 * i + 1];
+                    const int sq = b >= 0 && b < B ? cu_q[b + 1] - cu_q[b] : 0, sk = b >= 0 && b < B ? cu_k[b + 1] - cu_k[b] : 0;
+                    if (q0 < 0 || q0 >= sq || q0 % R || b * 16 + q0 / R >= 64) {
+                        bad++;
+                        continue;
+                    }
+                    seen[b * 16 + q0 / R]++;
+                    /* keys the tile's rows see (causal, window 6): the last row's range */
+                    const int rows = sq - q0 < R ? sq - q0 : R, shift = sk - sq;
+                    int64_t hi = q0 + rows + shift, lo = q0 + shift - ap.window + 1;
+                    if (hi > sk) hi = sk;
+                    if (lo < 0) lo = 0;
+                    const int64_t work = (int64_t)rows * (hi > lo ? hi - lo : 0);
+                    bad += work > prev;
+                    prev = work;
+                }
+                for (int i = 0; i < 64; i++) bad += seen[i] > 1;
+                MKT_CHECK(bad == 0, "%s: the tile map is not every tile once, most work first (%d bad)", what, bad);
+                free(map);
+            }
+        }
+        const mk_sync_counters before = mkt_sync_counts(ctx);
+        MKT_OK(mk_attention_prefill_run(ctx, plan, &tq, &tk, &tk, &o1, &l1));
         mkt_check_no_sync(ctx, &before, what);
         same_bits(&o0, &o1, what);
         same_bits(&l0, &l1, what);
@@ -205,7 +238,7 @@ static void plan_errors(mk_context *ctx, mk_context *other) {
     MKT_FAILS(MK_ERR_INVALID_ARGUMENT, "out is NULL", mk_decode_plan_create(ctx, &dd, NULL));
 
     const int32_t cq_bad[3] = {0, 4, 3}, ck[3] = {0, 1, 2};
-    mk_prefill_plan_desc pd = {2, cq_bad, ck, ap};
+    mk_prefill_plan_desc pd = {2, cq_bad, ck, HQ, HKV, D, MK_F16, ap};
     MKT_FAILS(MK_ERR_INVALID_ARGUMENT, "cu_seqlens_q[2] = 3 is less than cu_seqlens_q[1] = 4",
               mk_prefill_plan_create(ctx, &pd, &p));
     const int32_t cq_one[3] = {1, 4, 5};
@@ -275,7 +308,7 @@ static void tampered(mk_context *ctx, const char *dev) {
     const mk_attn_params none = {0};
     const mk_decode_plan_desc dd = {B, MAXB, kTable, kLens, cache, HQ, MK_F16, none};
     const int32_t cu[B + 1] = {0, 1, 2, 3};
-    const mk_prefill_plan_desc pd = {B, cu, cu, none};
+    const mk_prefill_plan_desc pd = {B, cu, cu, HQ, HKV, D, MK_F16, none};
     mk_plan *plans[5] = {NULL};
     mk_status ds = mk_decode_plan_create(ctx, &dd, &plans[0]);
     if (ds != MK_ERR_UNSUPPORTED) MKT_OK(ds); /* the threads backend has no decode */
@@ -286,14 +319,17 @@ static void tampered(mk_context *ctx, const char *dev) {
     const int32_t garbage[4] = {INT32_MAX, -7, INT32_MIN, 1 << 30};
     for (int i = 0; i < 5; i++) {
         if (!plans[i]) continue;
-        mk_buffer *dc = plans[i]->device_copy;
-        MKT_CHECK(dc != NULL, "%s: plan %d has no device copy", dev, i);
-        if (!dc) continue;
-        const size_t n = mk_buffer_size(dc) / 4;
-        int32_t *g = mkt_alloc(n * 4);
-        for (size_t j = 0; j < n; j++) g[j] = garbage[j % 4];
-        MKT_OK(mk_buffer_write(dc, 0, g, n * 4));
-        free(g);
+        MKT_CHECK(plans[i]->device_copy != NULL, "%s: plan %d has no device copy", dev, i);
+        /* the index copy, and the prefill plan's tile map */
+        mk_buffer *dc[2] = {plans[i]->device_copy, i == 4 ? plans[i]->workspace : NULL};
+        for (int j = 0; j < 2; j++) {
+            if (!dc[j]) continue;
+            const size_t n = mk_buffer_size(dc[j]) / 4;
+            int32_t *g = mkt_alloc(n * 4);
+            for (size_t e = 0; e < n; e++) g[e] = garbage[e % 4];
+            MKT_OK(mk_buffer_write(dc[j], 0, g, n * 4));
+            free(g);
+        }
     }
     const mk_rope_params rp = {0};
     mk_status s;

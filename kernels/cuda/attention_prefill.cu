@@ -20,10 +20,10 @@
  * Rows past the sequence and keys past the tile's range are zero-filled in shared memory
  * (V zero matters: P is 0 there but 0 * NaN would not be) and masked to -inf.
  *
- * Varlen: the grid has ceil(T / BQ) + B tile slots per head (an upper bound on the tiles
- * of any batch); each block finds its (sequence, tile) by scanning cu_seqlens_q (clamped,
- * so malformed lengths cannot make it read or write out of bounds); slots past the last
- * tile exit. GQA: query head h reads kv head h / (Hq / Hkv).
+ * Varlen: a block per tile of the plan's tile map (or, without one, per slot of
+ * ceil(T / BQ) + B, found by scanning cu_seqlens_q): prefill_tiles.cuh, clamped so
+ * malformed values cannot make it read or write out of bounds. GQA: query head h reads
+ * kv head h / (Hq / Hkv).
  *
  * D in {64, 80, 96, 128, 256} (all multiples of 16: every k16 step and n8 tile is whole).
  * Tile loads are 16-byte vectors when the tensor's base and strides allow it, else
@@ -40,10 +40,11 @@
 #include "dtype_io.cuh"
 #include "ptx.cuh"
 #include "mk_cuda_kernels.h"
+#include "prefill_tiles.cuh"
 
 namespace {
 
-constexpr int kBQ = 64;
+constexpr int kBQ = MKC_FA2_TILE_ROWS;
 constexpr int kWarps = 4;
 constexpr int kThreads = kWarps * 32;
 constexpr int kPad = 8; /* elements of row padding in shared memory */
@@ -104,20 +105,9 @@ __global__ void __launch_bounds__(kThreads)
     const int g = lane >> 2, tig = lane & 3;
     const int h = blockIdx.y, hk = h / (a.num_q_heads / a.num_kv_heads);
 
-    /* (sequence, tile) of this slot; a sequence's tiles are handed out last first */
-    int slot = blockIdx.x, b = -1, q0 = 0, sq = 0, sk = 0, qbase = 0, kbase = 0;
-    for (int i = 0, prev_q = 0, prev_k = 0; i < a.batch; i++) {
-        const int cq = min(max(a.cu_q[i + 1], prev_q), a.total_q);
-        const int ck = min(max(a.cu_k[i + 1], prev_k), a.total_k);
-        const int n = cq - prev_q, ntiles = (n + kBQ - 1) / kBQ;
-        if (slot < ntiles) {
-            b = i, sq = n, sk = ck - prev_k, qbase = prev_q, kbase = prev_k;
-            q0 = (ntiles - 1 - slot) * kBQ;
-            break;
-        }
-        slot -= ntiles, prev_q = cq, prev_k = ck;
-    }
-    if (b < 0) return; /* uniform over the block */
+    const mkc::prefill_tile tl = mkc::find_prefill_tile<kBQ>(a, blockIdx.x);
+    if (tl.b < 0) return; /* uniform over the block */
+    const int q0 = tl.q0, sq = tl.sq, sk = tl.sk, qbase = tl.qbase, kbase = tl.kbase;
 
     /* visible keys of query i: [lo(i), hi(i)); the tile's union */
     const int64_t shift = (int64_t)sk - sq; /* diag(i) = i + shift */
@@ -261,7 +251,7 @@ cudaError_t launch(const mkc_prefill_args *a, cudaStream_t stream) {
         if (e != cudaSuccess) return e;
     }
     /* in 64 bits: total_q + kBQ - 1 overflows int near INT32_MAX */
-    const int64_t slots = ((int64_t)a->total_q + kBQ - 1) / kBQ + a->batch;
+    const int64_t slots = mkc::prefill_blocks<kBQ>(a);
     if (slots > 0x7FFFFFFF) return cudaErrorInvalidValue; /* grid.x limit */
     const dim3 grid((unsigned)slots, (unsigned)a->num_q_heads);
     fa2_mma_kernel<BF16, D><<<grid, kThreads, smem, stream>>>(*a);

@@ -9,14 +9,15 @@
  * over its TPR threads (adjacent lanes of one warp, xor shuffles: every lane gets the
  * same bits), then V replaces K in shared memory and thread c accumulates dims
  * c, c + TPR, ... (DMAX / TPR = 16 per thread). Out = acc / l once at the end; LSE =
- * m + log(l); rows that see no key: 0 and -inf. Tile slots and the sequence search are
- * those of the mma kernel (ceil(T / BQ) + B slots per head, cu_seqlens clamped).
+ * m + log(l); rows that see no key: 0 and -inf. Tiles come from the plan's tile map, or
+ * the slot scan, as in the mma kernel (prefill_tiles.cuh).
  */
 #include <math.h>
 #include <stdint.h>
 
 #include "dtype_io.cuh"
 #include "mk_cuda_kernels.h"
+#include "prefill_tiles.cuh"
 
 namespace {
 
@@ -44,19 +45,9 @@ __global__ void __launch_bounds__(tiled_shape<DMAX>::NT, 1)
     const int D = a.head_dim;
     const int h = blockIdx.y, hk = h / (a.num_q_heads / a.num_kv_heads);
 
-    int slot = blockIdx.x, b = -1, q0 = 0, sq = 0, sk = 0, qbase = 0, kbase = 0;
-    for (int i = 0, prev_q = 0, prev_k = 0; i < a.batch; i++) {
-        const int cq = min(max(a.cu_q[i + 1], prev_q), a.total_q);
-        const int ck = min(max(a.cu_k[i + 1], prev_k), a.total_k);
-        const int n = cq - prev_q, ntiles = (n + S::BQ - 1) / S::BQ;
-        if (slot < ntiles) {
-            b = i, sq = n, sk = ck - prev_k, qbase = prev_q, kbase = prev_k;
-            q0 = (ntiles - 1 - slot) * S::BQ;
-            break;
-        }
-        slot -= ntiles, prev_q = cq, prev_k = ck;
-    }
-    if (b < 0) return; /* uniform over the block */
+    const mkc::prefill_tile tl = mkc::find_prefill_tile<S::BQ>(a, blockIdx.x);
+    if (tl.b < 0) return; /* uniform over the block */
+    const int q0 = tl.q0, sq = tl.sq, sk = tl.sk, qbase = tl.qbase, kbase = tl.kbase;
 
     const int64_t shift = (int64_t)sk - sq;
     auto lo_of = [&](int i) -> int64_t {
@@ -151,7 +142,9 @@ __global__ void __launch_bounds__(tiled_shape<DMAX>::NT, 1)
 template <class T, int DMAX>
 cudaError_t launch(const mkc_prefill_args *a, cudaStream_t stream) {
     typedef tiled_shape<DMAX> S;
-    const dim3 grid((unsigned)((a->total_q + S::BQ - 1) / S::BQ + a->batch), (unsigned)a->num_q_heads);
+    const int64_t blocks = mkc::prefill_blocks<S::BQ>(a);
+    if (blocks > 0x7FFFFFFF) return cudaErrorInvalidValue; /* grid.x limit */
+    const dim3 grid((unsigned)blocks, (unsigned)a->num_q_heads);
     prefill_tiled_kernel<T, DMAX><<<grid, S::NT, 0, stream>>>(*a);
     return cudaGetLastError();
 }
@@ -166,6 +159,11 @@ cudaError_t by_dim(const mkc_prefill_args *a, cudaStream_t stream) {
 }
 
 } /* namespace */
+
+extern "C" int mkc_prefill_tiled_rows(int head_dim) {
+    return head_dim <= 32 ? tiled_shape<32>::BQ : head_dim <= 64 ? tiled_shape<64>::BQ
+         : head_dim <= 128 ? tiled_shape<128>::BQ : tiled_shape<256>::BQ;
+}
 
 extern "C" cudaError_t mkc_attention_prefill_tiled(const mkc_prefill_args *a, cudaStream_t stream) {
     if (a->total_q <= 0 || a->batch <= 0) return cudaSuccess;

@@ -130,13 +130,17 @@ cudaError_t mkc_attention_decode(const mkc_decode_args *a, cudaStream_t stream);
    [total_q][num_q_heads] f32 or NULL; cu_q, cu_k [batch + 1]. *_vec: the tensor's base
    is 16-byte aligned and s0, s1 are multiples of 8 (16-byte tile loads). D in {64, 80,
    96, 128, 256}; num_q_heads <= 65535. mkc_fa2_mma_smem(D): the dynamic shared memory
-   per block (bytes; 0 for other D), above 48 KB needs the device's opt-in limit. */
+   per block (bytes; 0 for other D), above 48 KB needs the device's opt-in limit.
+   MKC_FA2_TILE_ROWS: query rows per block (the plan's tile map is made for it). */
+#define MKC_FA2_TILE_ROWS 64
 typedef struct {
     mk_dtype dtype;
     const void *q, *k, *v;
     int64_t q_s0, q_s1, k_s0, k_s1, v_s0, v_s1;
     int q_vec, k_vec, v_vec;
     const int32_t *cu_q, *cu_k;
+    const int32_t *tile_map; /* the plan's tiles [num_tiles][2] (sequence, first row), or */
+    int num_tiles;           /* NULL, 0: blocks scan cu_q (prefill_tiles.cuh)            */
     int batch, total_q, total_k;
     int num_q_heads, num_kv_heads, head_dim;
     void *out;
@@ -151,8 +155,9 @@ cudaError_t mkc_attention_prefill_fa2(const mkc_prefill_args *a, cudaStream_t st
 
 /* ---- attention_prefill_tiled.cu: the same op without tensor cores (f32 SIMT, static
    shared memory <= 34 KB): dtype F32/F16/BF16, any D in 1..256, any strides; the *_vec
-   flags are not used. */
+   flags are not used. mkc_prefill_tiled_rows(D): query rows per block for head dim D. */
 cudaError_t mkc_attention_prefill_tiled(const mkc_prefill_args *a, cudaStream_t stream);
+int mkc_prefill_tiled_rows(int head_dim);
 
 /* ---- qgemm_w4a16.cu: y [M][N] (contiguous) = x [M][K] . W^T (+ bias [N]) on tensor cores
    (sm_80+), x/y/bias F16 or BF16 (t), x with row stride x_rs. The weight in the packed

@@ -11,12 +11,12 @@
  * takes keys c, c+TPR, ...; for the output it owns dims c, c+TPR, ... (FA_DMAX/FA_TPR
  * of them). The head dim D is a runtime value <= FA_DMAX (a power of two).
  *
- * Sequences: the grid has ceil(T/BQ) + B tile slots per head (an upper bound of the
- * tiles of any batch); work-item 0 finds the slot's (sequence, tile) by scanning
- * cu_seqlens_q on the device, so the host never reads the lengths back. A sequence's
- * tiles are handed out last first (the heaviest under a causal mask start early). Slots
- * past the last tile exit. Lengths are clamped so bad indices never read or write out
- * of bounds.
+ * Sequences: with a plan's tile map (ntiles > 0: tiles [ntiles][2] of (sequence, first
+ * row), the tiles with most work first) work-group x takes entry x. Without one the grid
+ * has ceil(T/BQ) + B tile slots per head (an upper bound of the tiles of any batch) and
+ * work-item 0 finds the slot's (sequence, tile) by scanning cu_seqlens_q, a sequence's
+ * tiles last first. Slots past the last tile exit. Map entries and lengths are clamped
+ * so bad indices never read or write out of bounds.
  *
  * Build options: T_IN (dtype code of q, k, v, out; common.clh), FA_DMAX, FA_BQ, FA_BK,
  * FA_TPR (FA_BK % FA_TPR == 0, FA_DMAX % FA_TPR == 0). OpenCL C 1.2.
@@ -33,7 +33,7 @@ __kernel __attribute__((reqd_work_group_size(FA_NT, 1, 1))) void flash_prefill(
     __global const in_t *k, ulong k_off, long k_s0, long k_s1,
     __global const in_t *v, ulong v_off, long v_s0, long v_s1,
     __global const int *cu_q, ulong cu_q_off, __global const int *cu_k, ulong cu_k_off, int B,
-    __global in_t *out, ulong out_off, __global float *lse, ulong lse_off, int has_lse,
+    __global const int *tiles, int ntiles, __global in_t *out, ulong out_off, __global float *lse, ulong lse_off, int has_lse,
     int T, int Tk, int Hq, int Hkv, int D, float scale, int causal, int window, float softcap) {
     __local float qs[FA_BQ * FA_QS];
     __local float kvs[FA_BK * FA_QS];
@@ -45,7 +45,15 @@ __kernel __attribute__((reqd_work_group_size(FA_NT, 1, 1))) void flash_prefill(
     const int h = (int)get_group_id(1), hk = h / (Hq / Hkv);
     q += q_off, k += k_off, v += v_off, cu_q += cu_q_off, cu_k += cu_k_off, out += out_off;
 
-    if (lid == 0) {
+    if (lid == 0 && ntiles > 0) {
+        const int slot = (int)get_group_id(0), b = tiles[2 * slot], i0 = tiles[2 * slot + 1];
+        int found = -1, n = 0;
+        if (b >= 0 && b < B) {
+            int lo = clamp(cu_q[b], 0, T), hi = clamp(cu_q[b + 1], lo, T);
+            if (i0 >= 0 && i0 < hi - lo) found = b, n = min(FA_BQ, hi - lo - i0);
+        }
+        seq[0] = found, seq[1] = i0, seq[2] = n;
+    } else if (lid == 0) {
         int slot = (int)get_group_id(0), found = -1, i0 = 0, n = 0;
         for (int b = 0; b < B && found < 0; b++) {
             int lo = clamp(cu_q[b], 0, T), hi = clamp(cu_q[b + 1], lo, T);

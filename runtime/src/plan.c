@@ -73,6 +73,9 @@ mk_status mk__plan_oneshot(mk_context *ctx, const mk_op_args *a, mk_plan *p) {
     case MK_OP_ATTENTION_PREFILL:
         t[0] = a->u.prefill.cu_seqlens_q, t[1] = a->u.prefill.cu_seqlens_k;
         p->params = a->u.prefill.params;
+        p->num_q_heads = (int)a->u.prefill.q->shape[1], p->num_kv_heads = (int)a->u.prefill.k->shape[1];
+        p->head_dim = (int)a->u.prefill.q->shape[2];
+        p->q_dtype = a->u.prefill.q->dtype;
         break;
     case MK_OP_ATTENTION_DECODE:
         t[0] = a->u.decode.block_table, t[1] = a->u.decode.context_lens;
@@ -198,13 +201,33 @@ static mk_status prefill_plan(mk_context *ctx, const mk_prefill_plan_desc *d, mk
     ARG(d->batch < 1 || d->batch > INT32_MAX - 1, "desc->batch is %lld (must be in [1, 2^31 - 2])", (long long)d->batch);
     ARG(!d->cu_seqlens_q, "desc->cu_seqlens_q is NULL");
     ARG(!d->cu_seqlens_k, "desc->cu_seqlens_k is NULL");
+    ARG(d->dtype != MK_F32 && d->dtype != MK_F16 && d->dtype != MK_BF16,
+        "desc->dtype is %d (must be MK_F32, MK_F16 or MK_BF16)", (int)d->dtype);
+    ARG(d->head_dim < 1 || d->head_dim > 256, "desc->head_dim is %d (must be in 1..256)", d->head_dim);
+    ARG(d->num_kv_heads < 1, "desc->num_kv_heads is %d (must be >= 1)", d->num_kv_heads);
+    ARG(d->num_q_heads < 1 || d->num_q_heads % d->num_kv_heads,
+        "desc->num_q_heads is %d (must be a positive multiple of desc->num_kv_heads, %d)", d->num_q_heads,
+        d->num_kv_heads);
     TRY(mk__check_attn_params(&d->params));
     p->params = d->params;
     p->n = d->batch;
+    p->num_q_heads = d->num_q_heads, p->num_kv_heads = d->num_kv_heads, p->head_dim = d->head_dim;
+    p->q_dtype = d->dtype;
     p->total_q = p->total_k = -1; /* derived: the last entries */
     TRY(plan_indices(p, d->cu_seqlens_q, d->batch + 1, d->cu_seqlens_k, d->batch + 1));
     prefill_facts(p, p->host[0], p->host[1], p->n);
-    return MK_OK;
+    /* The variant for the plan's shape, and its tiles: q, k descriptors of that shape (no
+       buffer: supports() and plan hooks read shapes only). */
+    const int64_t qshape[3] = {p->total_q, p->num_q_heads, p->head_dim};
+    const int64_t kshape[3] = {p->total_k, p->num_kv_heads, p->head_dim};
+    mk_tensor q = mk_tensor_make(NULL, 0, p->q_dtype, 3, qshape), k = mk_tensor_make(NULL, 0, p->q_dtype, 3, kshape);
+    mk_op_args a = {.op = MK_OP_ATTENTION_PREFILL};
+    a.u.prefill.q = &q, a.u.prefill.out = &q, a.u.prefill.k = &k, a.u.prefill.v = &k;
+    mk__args_use_plan(&a, p);
+    char why[1024];
+    const mk_kernel *kv = mk__choose(ctx, &a, why, sizeof why);
+    if (!kv) return mk__fail(MK_ERR_UNSUPPORTED, "%s", why);
+    return mk__plan_work(ctx, kv, &a, p, 1);
 }
 
 mk_status mk_prefill_plan_create(mk_context *ctx, const mk_prefill_plan_desc *desc, mk_plan **out) {
@@ -329,20 +352,82 @@ void mk__args_use_plan(mk_op_args *a, const mk_plan *p) {
     }
 }
 
+/* ---- the prefill tile map: every (sequence, first row) tile of tile_rows query rows,
+   the tiles that see the most keys first (so the longest blocks start first and the
+   short ones fill in behind them), ties in sequence order */
+
+typedef struct {
+    int64_t work;
+    int32_t b, q0;
+} tile;
+
+static int cmp_tile(const void *x, const void *y) {
+    const tile *a = x, *b = y;
+    if (a->work != b->work) return a->work > b->work ? -1 : 1;
+    if (a->b != b->b) return a->b < b->b ? -1 : 1;
+    return (a->q0 > b->q0) - (a->q0 < b->q0);
+}
+
+/* Keys the rows [q0, q0 + r) of a sequence with sq queries over sk keys see together. */
+static int64_t tile_keys(const mk_attn_params *pa, int64_t q0, int64_t r, int64_t sq, int64_t sk) {
+    const int64_t shift = sk - sq;
+    int64_t hi = pa->causal ? q0 + r - 1 + shift + 1 : sk, lo = pa->window > 0 ? q0 + shift - pa->window + 1 : 0;
+    if (hi > sk) hi = sk;
+    if (lo < 0) lo = 0;
+    return hi > lo ? hi - lo : 0;
+}
+
+/* The map of p's tiles into a new host array [num_tiles][2]; NULL when out of memory. */
+static int32_t *tile_map(mk_plan *p) {
+    const int64_t R = p->work.tile_rows;
+    int64_t n = 0;
+    for (int64_t b = 0; b < p->n; b++) n += (p->host[0][b + 1] - p->host[0][b] + R - 1) / R;
+    tile *t = mk__malloc((size_t)(n ? n : 1) * sizeof *t);
+    int32_t *map = mk__malloc((size_t)(n ? n : 1) * 2 * sizeof *map);
+    if (!t || !map) {
+        mk__free(t), mk__free(map);
+        return NULL;
+    }
+    int64_t i = 0;
+    for (int64_t b = 0; b < p->n; b++) {
+        const int64_t sq = p->host[0][b + 1] - p->host[0][b], sk = p->host[1][b + 1] - p->host[1][b];
+        for (int64_t q0 = 0; q0 < sq; q0 += R) {
+            const int64_t r = sq - q0 < R ? sq - q0 : R;
+            t[i++] = (tile){r * tile_keys(&p->params, q0, r, sq, sk), (int32_t)b, (int32_t)q0};
+        }
+    }
+    qsort(t, (size_t)n, sizeof *t, cmp_tile);
+    for (i = 0; i < n; i++) map[2 * i] = t[i].b, map[2 * i + 1] = t[i].q0;
+    mk__free(t);
+    p->work.num_tiles = n;
+    p->work.workspace_bytes = (size_t)(n ? n : 1) * 2 * sizeof *map;
+    return map;
+}
+
 mk_status mk__plan_work(mk_context *ctx, const mk_kernel *k, const mk_op_args *a, mk_plan *p, int own) {
     p->variant = k;
     memset(&p->work, 0, sizeof p->work);
     p->work.splits = 1;
     if (!k->plan) return MK_OK;
     TRY(k->plan(ctx, a, &p->work));
+    int32_t *map = NULL;
+    if (p->op == MK_OP_ATTENTION_PREFILL && p->work.tile_rows > 0 &&
+        !(map = tile_map(p)))
+        return mk__fail(MK_ERR_OUT_OF_MEMORY, "out of host memory for the prefill tile map");
     const size_t bytes = p->work.workspace_bytes;
-    if (bytes == 0) return MK_OK;
-    if (own) return mk_buffer_alloc(ctx, bytes, &p->workspace);
-    if (!ctx->core->oneshot_workspace || mk_buffer_size(ctx->core->oneshot_workspace) < bytes) {
-        mk_buffer_free(ctx->core->oneshot_workspace);
-        ctx->core->oneshot_workspace = NULL;
-        TRY(mk_buffer_alloc(ctx, bytes, &ctx->core->oneshot_workspace));
+    mk_status s = MK_OK;
+    if (bytes == 0) {
+    } else if (own) {
+        s = mk_buffer_alloc(ctx, bytes, &p->workspace);
+    } else {
+        if (!ctx->core->oneshot_workspace || mk_buffer_size(ctx->core->oneshot_workspace) < bytes) {
+            mk_buffer_free(ctx->core->oneshot_workspace);
+            ctx->core->oneshot_workspace = NULL;
+            s = mk_buffer_alloc(ctx, bytes, &ctx->core->oneshot_workspace);
+        }
+        p->workspace = ctx->core->oneshot_workspace;
     }
-    p->workspace = ctx->core->oneshot_workspace;
-    return MK_OK;
+    if (s == MK_OK && map) s = mk_buffer_write(p->workspace, 0, map, bytes);
+    mk__free(map);
+    return s;
 }

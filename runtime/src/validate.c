@@ -294,6 +294,12 @@ static mk_status validate_prefill(mk_context *ctx, const mk_op_args *a) {
         if (k->shape[0] != plan->total_k)
             FAIL("k.shape[0] is %lld but the plan's cu_seqlens_k[B] is %lld", (long long)k->shape[0],
                  (long long)plan->total_k);
+        if (q->shape[1] != plan->num_q_heads || q->shape[2] != plan->head_dim || k->shape[1] != plan->num_kv_heads)
+            FAIL("q [.., %lld, %lld] and k [.., %lld, ..] are not the heads the plan was made for (%d query heads, "
+                 "%d kv heads, head dim %d)", (long long)q->shape[1], (long long)q->shape[2], (long long)k->shape[1],
+                 plan->num_q_heads, plan->num_kv_heads, plan->head_dim);
+        if (q->dtype != plan->q_dtype)
+            FAIL("q.dtype is %s but the plan is for %s", mk_dtype_name(q->dtype), mk_dtype_name(plan->q_dtype));
     }
     return MK_OK;
 }

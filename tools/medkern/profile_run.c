@@ -586,7 +586,7 @@ static mk_status make_plans(runner *r, const pass_info *pi) {
             const mk_decode_plan_desc d = {B, mb, bt, lens, L->cache, r->c->heads, r->a, ap};
             s = mk_decode_plan_create(r->ctx, &d, &r->attn_plan[li]);
         } else {
-            const mk_prefill_plan_desc d = {B, lens, lens, ap};
+            const mk_prefill_plan_desc d = {B, lens, lens, (int)r->c->heads, (int)r->c->kv_heads, (int)r->c->head_dim, r->a, ap};
             s = mk_prefill_plan_create(r->ctx, &d, &r->attn_plan[li]);
         }
     }

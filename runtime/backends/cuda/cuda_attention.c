@@ -140,6 +140,11 @@ static void prefill_args(const mk_op_args *a, mkc_prefill_args *f) {
     f->q_vec = vec_ok(q), f->k_vec = vec_ok(k), f->v_vec = vec_ok(v);
     f->cu_q = (const int32_t *)cuda_ptr(a->u.prefill.cu_seqlens_q);
     f->cu_k = (const int32_t *)cuda_ptr(a->u.prefill.cu_seqlens_k);
+    const mk_plan *plan = a->u.prefill.plan;
+    if (plan->work.tile_rows > 0) {
+        f->tile_map = (const int32_t *)cuda_buf(plan->workspace);
+        f->num_tiles = (int)plan->work.num_tiles;
+    }
     f->batch = (int)a->u.prefill.cu_seqlens_q->shape[0] - 1;
     f->total_q = (int)q->shape[0], f->total_k = (int)k->shape[0];
     f->num_q_heads = (int)q->shape[1], f->num_kv_heads = (int)k->shape[1], f->head_dim = (int)q->shape[2];
@@ -149,6 +154,19 @@ static void prefill_args(const mk_op_args *a, mkc_prefill_args *f) {
     f->softcap = p->softcap;
     f->causal = p->causal != 0;
     f->window_left = mk__window_left(p);
+}
+
+/* The plans' tile maps: the kernels' rows per block. */
+static mk_status fa2_plan(const mk_context *ctx, const mk_op_args *a, mk_work *w) {
+    (void)ctx, (void)a;
+    w->tile_rows = MKC_FA2_TILE_ROWS;
+    return MK_OK;
+}
+
+static mk_status tiled_plan(const mk_context *ctx, const mk_op_args *a, mk_work *w) {
+    (void)ctx;
+    w->tile_rows = mkc_prefill_tiled_rows((int)a->u.prefill.q->shape[2]);
+    return MK_OK;
 }
 
 static mk_status fa2_run(mk_context *ctx, const mk_op_args *a) {
@@ -186,13 +204,13 @@ static const mk_kernel k_fa2 = {
     MK_OP_ATTENTION_PREFILL, "cuda.fa2_mma", "cuda", 10,
     "flash attention 2 on tensor cores (mma.sync m16n8k16 + ldmatrix, sm_80+), f16/bf16, "
     "D 64/80/96/128/256, f32 online softmax",
-    fa2_supports, fa2_run, NULL};
+    fa2_supports, fa2_run, fa2_plan};
 
 static const mk_kernel k_tiled = {
     MK_OP_ATTENTION_PREFILL, "cuda.tiled", "cuda", 5,
     "tiled flash attention without tensor cores (f32 SIMT, any D <= 256, F32/F16/BF16): the "
     "fallback for what cuda.fa2_mma does not take",
-    tiled_supports, tiled_run, NULL};
+    tiled_supports, tiled_run, tiled_plan};
 
 static const mk_kernel k_splitkv = {
     MK_OP_ATTENTION_DECODE, "cuda.splitkv", "cuda", 10,

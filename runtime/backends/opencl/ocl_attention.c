@@ -66,6 +66,16 @@ static int fa_plan(const mk_context *ctx, int D, fa_config *c, char *why, size_t
     return 1;
 }
 
+/* The plan's tiles: FA_BQ query rows each. */
+static mk_status prefill_plan(const mk_context *ctx, const mk_op_args *a, mk_work *w) {
+    fa_config c;
+    char why[160];
+    if (!fa_plan(ctx, (int)a->u.prefill.q->shape[2], &c, why, sizeof why))
+        return mk__fail(MK_ERR_UNSUPPORTED, "opencl.flash_prefill: %s", why);
+    w->tile_rows = c.bq;
+    return MK_OK;
+}
+
 static int prefill_supports(const mk_context *ctx, const mk_op_args *a, char *why, size_t n) {
     if (!a) return 1;
     fa_config c;
@@ -82,6 +92,10 @@ static mk_status prefill_run(mk_context *ctx, const mk_op_args *a) {
     fa_config c;
     char why[160];
     if (!fa_plan(ctx, D, &c, why, sizeof why)) return mk__fail(MK_ERR_UNSUPPORTED, "opencl.flash_prefill: %s", why);
+    const mk_work *w = &a->u.prefill.plan->work;
+    if (w->tile_rows != c.bq) /* a tile parameter changed after the plan was made */
+        return mk__fail(MK_ERR_INVALID_ARGUMENT, "plan: its tiles of %d rows are not the kernel's %d (tuning "
+                        "parameters changed since it was made): make the plan again", w->tile_rows, c.bq);
 
     char opts[160];
     snprintf(opts, sizeof opts, "-DT_IN=%d -DFA_DMAX=%d -DFA_BQ=%d -DFA_BK=%d -DFA_TPR=%d",
@@ -99,17 +113,20 @@ static mk_status prefill_run(mk_context *ctx, const mk_op_args *a) {
     cl_long qs0 = q->stride[0], qs1 = q->stride[1], ks0 = k->stride[0], ks1 = k->stride[1];
     cl_long vs0 = v->stride[0], vs1 = v->stride[1];
     cl_int has_lse = lse != NULL, causal = p->causal != 0, window = mk__window_left(p);
-    cl_int cT = T, cTk = Tk, cHq = Hq, cHkv = Hkv, cD = D, cB = B;
+    cl_int cT = T, cTk = Tk, cHq = Hq, cHkv = Hkv, cD = D, cB = B, ntiles = (cl_int)w->num_tiles;
+    cl_mem mtiles = ocl_mem(a->u.prefill.plan->workspace);
     cl_float scale = p->scale != 0.0f ? p->scale : 1.0f / sqrtf((float)D), softcap = p->softcap;
     ocl_arg args[] = {OCL_ARG(mq),  OCL_ARG(oq),  OCL_ARG(qs0),    OCL_ARG(qs1),    OCL_ARG(mk),
                       OCL_ARG(ok),  OCL_ARG(ks0), OCL_ARG(ks1),    OCL_ARG(mv),     OCL_ARG(ov),
                       OCL_ARG(vs0), OCL_ARG(vs1), OCL_ARG(mcq),    OCL_ARG(ocq),    OCL_ARG(mck),
-                      OCL_ARG(ock), OCL_ARG(cB),  OCL_ARG(mo),     OCL_ARG(oo),     OCL_ARG(ml),
+                      OCL_ARG(ock), OCL_ARG(cB),  OCL_ARG(mtiles), OCL_ARG(ntiles), OCL_ARG(mo),
+                      OCL_ARG(oo),  OCL_ARG(ml),
                       OCL_ARG(ol),  OCL_ARG(has_lse), OCL_ARG(cT), OCL_ARG(cTk),    OCL_ARG(cHq),
                       OCL_ARG(cHkv), OCL_ARG(cD), OCL_ARG(scale), OCL_ARG(causal), OCL_ARG(window),
                       OCL_ARG(softcap)};
-    /* Tile slots: ceil(T / BQ) + B bounds the number of query tiles of any batch. */
-    size_t nt = (size_t)c.bq * c.tpr, slots = (size_t)(T + c.bq - 1) / c.bq + (size_t)B;
+    /* One work-group per tile of the plan's map (none when the batch has no query). */
+    if (w->num_tiles == 0) return MK_OK;
+    size_t nt = (size_t)c.bq * c.tpr, slots = (size_t)w->num_tiles;
     size_t global[2] = {nt * slots, (size_t)Hq}, local[2] = {nt, 1};
     return ocl_launch(ctx, kern, "flash_prefill", (int)(sizeof args / sizeof args[0]), args, 2,
                       global, local);
@@ -298,7 +315,7 @@ static mk_status run_item(mk_context *ctx, const mk_op_args *a) { return dec_run
 static const mk_kernel k_flash_prefill = {
     MK_OP_ATTENTION_PREFILL, "opencl.flash_prefill", "opencl", 10,
     "tiled flash attention, online softmax in f32, K/V tiles in local memory (OpenCL C 1.2)",
-    prefill_supports, prefill_run, NULL};
+    prefill_supports, prefill_run, prefill_plan};
 
 static const mk_kernel k_splitkv_decode = {
     MK_OP_ATTENTION_DECODE, "opencl.splitkv_decode", "opencl", 10,

@@ -104,7 +104,12 @@ typedef struct mk_kernel {
 struct mk_work {
     int splits;              /* decode: KV splits per sequence; 1 = no split               */
     int chunk;               /* decode: keys per split, a multiple of the variant's tile   */
-    size_t workspace_bytes;  /* device workspace the runs need (0 = none)                  */
+    int tile_rows;           /* prefill: query rows per tile (0 = no tile map); the plan's
+                                workspace then holds the tile map [num_tiles][2] i32 of
+                                (sequence, first row), the tiles with most work first     */
+    int64_t num_tiles;       /* prefill: entries of the tile map (set by the core)         */
+    size_t workspace_bytes;  /* device workspace the runs need (0 = none; the core sizes
+                                it for a tile map)                                        */
 };
 
 /* Every field is set by plan creation and read-only afterwards. index[i] are device
@@ -121,13 +126,14 @@ struct mk_plan {
     int64_t max_q, max_k;      /* prefill: longest query / key sequence; decode: max_k =
                                   most keys any query sees (context, window applied)      */
     int64_t max_blocks;        /* decode: block_table columns                             */
-    int num_q_heads;           /* decode                                                  */
-    mk_dtype q_dtype;          /* decode                                                  */
+    int num_q_heads;           /* decode, prefill                                         */
+    int num_kv_heads, head_dim; /* prefill (decode: the cache's)                          */
+    mk_dtype q_dtype;          /* decode, prefill                                         */
     mk_kv_cache_desc cache;    /* decode, kv_append, kv_copy: the pool shape              */
     mk_attn_params params;     /* prefill, decode                                         */
     const int32_t *host[2];
     mk_tensor index[2];
-    const mk_kernel *variant;  /* decode: the variant work was made for                   */
+    const mk_kernel *variant;  /* the variant work was made for (prefill, decode)          */
     mk_work work;
     mk_buffer *workspace;      /* work.workspace_bytes of device memory, NULL when 0      */
     /* owned by the core */

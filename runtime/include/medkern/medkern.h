@@ -281,12 +281,17 @@ MK_API mk_status mk_attention_prefill(mk_context *ctx, const mk_tensor *q, const
                                       const mk_tensor *out, const mk_tensor *lse);
 
 /* Prefill as plan + run. The plan takes host copies of cu_seqlens_q/k (batch + 1 each,
-   the rules above; total_q = cu_seqlens_q[batch], total_k = cu_seqlens_k[batch]) and the
-   params; a run takes q [total_q, Hq, D], k, v [total_k, Hkv, D], out and lse as above. */
+   the rules above; total_q = cu_seqlens_q[batch], total_k = cu_seqlens_k[batch]), the
+   head shape and dtype, and the params; it picks the prefill variant for that shape and
+   lays out its query tiles (the block-to-sequence map, longest work first). A run takes
+   q [total_q, num_q_heads, head_dim] of that dtype, k, v [total_k, num_kv_heads,
+   head_dim], out and lse as above. */
 typedef struct {
     int64_t batch;                /* B >= 1                                  */
     const int32_t *cu_seqlens_q;  /* host [B+1]                               */
     const int32_t *cu_seqlens_k;  /* host [B+1]                               */
+    int num_q_heads, num_kv_heads, head_dim; /* Hq % Hkv == 0, D in 1..256    */
+    mk_dtype dtype;               /* of q, k, v and out: F32, F16 or BF16     */
     mk_attn_params params;
 } mk_prefill_plan_desc;
 MK_API mk_status mk_prefill_plan_create(mk_context *ctx, const mk_prefill_plan_desc *desc, mk_plan **out);
