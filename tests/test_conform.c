@@ -41,7 +41,7 @@ typedef struct {
 
 /* A "kernel": runs the real add (so a kernel ran), then overwrites out with `want`
    spoiled the way `kind` says. */
-static mk_status fake_launch(mkc_case *c, void *arg) {
+static mk_status fake_launch(mkcf_case *c, void *arg) {
     fake_call *f = arg;
     if (f->kind == FAKE_UNSUPPORTED) return MK_ERR_UNSUPPORTED;
     if (f->kind == FAKE_DEVICE_ERROR) return MK_ERR_DEVICE;
@@ -62,7 +62,7 @@ static mk_status fake_launch(mkc_case *c, void *arg) {
     if (f->kind == FAKE_GUARD_AFTER) mk_buffer_write(f->out.buf, f->out.offset + f->n * es + 17, &junk, 1);
     if (f->kind == FAKE_GUARD_BEFORE) mk_buffer_write(f->out.buf, f->out.offset - 1, &junk, 1);
     if (f->kind == FAKE_WRITES_INPUT) mk_buffer_write(f->a.buf, f->a.offset + 2, &junk, 1);
-    if (f->kind == FAKE_RECORD_DIFFERS) mkc_record(c, "state", &c->run, sizeof c->run);
+    if (f->kind == FAKE_RECORD_DIFFERS) mkcf_record(c, "state", &c->run, sizeof c->run);
     free(v), free(raw);
     return MK_OK;
 }
@@ -74,28 +74,28 @@ static void expect_fake(fake_kind kind, int want_failed, int want_skipped, const
     mk_context *ctx = NULL;
     MKT_OK(mk_context_create("ref", &ctx));
     if (!ctx) return;
-    mkc_case c;
-    mkc_case_init(&c, ctx, MKC_QUICK, mkt_seed, MK_OP_ADD, (int)kind, "ref.scalar");
+    mkcf_case c;
+    mkcf_case_init(&c, ctx, MKCF_QUICK, mkt_seed, MK_OP_ADD, (int)kind, "ref.scalar");
     MKT_OK(mk_set_kernel(ctx, MK_OP_ADD, "ref.scalar"));
-    mkc_describe(&c, "fake %d", (int)kind);
+    mkcf_describe(&c, "fake %d", (int)kind);
     const size_t rows = 7, cols = 300, n = rows * cols;
-    float *a = mkc_random(&c, MK_F16, n, 1.0f, 4.0f), *b = mkc_random(&c, MK_F16, n, 1.0f, 4.0f);
-    float *want = mkc_host(&c, n * sizeof(float)), *out = mkc_host(&c, n * sizeof(float));
+    float *a = mkcf_random(&c, MK_F16, n, 1.0f, 4.0f), *b = mkcf_random(&c, MK_F16, n, 1.0f, 4.0f);
+    float *want = mkcf_host(&c, n * sizeof(float)), *out = mkcf_host(&c, n * sizeof(float));
     mkref_add(a, b, (int64_t)n, want);
-    mkc_round(MK_F16, want, n);
+    mkcf_round(MK_F16, want, n);
     int64_t shape[2] = {(int64_t)rows, (int64_t)cols}, stride[2] = {(int64_t)cols + 3, 1};
-    fake_call f = {kind, mkc_upload_view(&c, "a", MK_F16, 2, shape, stride, a),
-                   mkc_upload(&c, "b", MK_F16, 2, shape, b), mkc_output(&c, "out", MK_F16, 2, shape), want, n};
-    if (mkc_exec(&c, fake_launch, &f)) {
-        mkc_read(&c, &f.out, out);
-        mkc_check(&c, "out", out, want, n, mkc_tol(MK_F16));
+    fake_call f = {kind, mkcf_upload_view(&c, "a", MK_F16, 2, shape, stride, a),
+                   mkcf_upload(&c, "b", MK_F16, 2, shape, b), mkcf_output(&c, "out", MK_F16, 2, shape), want, n};
+    if (mkcf_exec(&c, fake_launch, &f)) {
+        mkcf_read(&c, &f.out, out);
+        mkcf_check(&c, "out", out, want, n, mkcf_tol(MK_F16));
     }
     MKT_CHECK(c.failed == want_failed && c.skipped == want_skipped,
               "fake kind %d: failed=%d skipped=%d (want %d %d), reason: %s", (int)kind, c.failed, c.skipped,
               want_failed, want_skipped, c.reason);
     MKT_CHECK(!needle || strstr(c.reason, needle), "fake kind %d: reason \"%s\" does not name \"%s\"", (int)kind,
               c.reason, needle);
-    mkc_case_end(&c);
+    mkcf_case_end(&c);
     mk_context_destroy(ctx);
 }
 
@@ -114,48 +114,48 @@ static void test_checker(void) {
 
     /* the comparison rules */
     float ref[4] = {1.0f, -2.0f, NAN, INFINITY}, out[4] = {1.0f, -2.0f, NAN, INFINITY};
-    MKT_CHECK(mkc_compare(out, ref, 4, 0, 0).ok, "identical values with NaN and Inf must pass");
+    MKT_CHECK(mkcf_compare(out, ref, 4, 0, 0).ok, "identical values with NaN and Inf must pass");
     out[2] = 3.0f;
-    MKT_CHECK(!mkc_compare(out, ref, 4, 1, 0).ok, "a number where the reference has NaN must fail");
+    MKT_CHECK(!mkcf_compare(out, ref, 4, 1, 0).ok, "a number where the reference has NaN must fail");
     out[2] = NAN, out[3] = -INFINITY;
-    MKT_CHECK(!mkc_compare(out, ref, 4, 1, 0).ok, "-Inf where the reference has +Inf must fail");
+    MKT_CHECK(!mkcf_compare(out, ref, 4, 1, 0).ok, "-Inf where the reference has +Inf must fail");
     out[3] = INFINITY, out[0] = NAN;
-    mkc_compare_result r = mkc_compare(out, ref, 4, 1, 0);
+    mkcf_compare_result r = mkcf_compare(out, ref, 4, 1, 0);
     MKT_CHECK(!r.ok && r.nonfinite_bad && r.bad_index == 0, "NaN where the reference is finite must fail at 0");
     /* one element off by 2% of the largest value in 10^5: rel_l2 ~6e-5 passes 1e-3, the
-       max-abs bound (MKC_ABS_FACTOR * 1e-3 * max) does not */
+       max-abs bound (MKCF_ABS_FACTOR * 1e-3 * max) does not */
     size_t n = 100000;
     float *big = mkt_alloc(n * sizeof(float)), *bad = mkt_alloc(n * sizeof(float));
     for (size_t i = 0; i < n; i++) big[i] = bad[i] = (float)sin((double)i);
     bad[n / 3] += 0.02f;
-    r = mkc_compare(bad, big, n, 1e-3, 0);
+    r = mkcf_compare(bad, big, n, 1e-3, 0);
     MKT_CHECK(r.ok && r.rel_l2 < 1e-3, "rel_l2 alone must not see the single error (rel_l2 %g)", r.rel_l2);
-    mkc_case c;
-    mkc_case_init(&c, ref_ctx, MKC_QUICK, 1, MK_OP_ADD, 0, NULL);
-    MKT_CHECK(!mkc_check(&c, "bad", bad, big, n, 1e-3) && strstr(c.reason, "max_abs"),
-              "mkc_check must fail a single bad element by max_abs: %s", c.reason);
-    mkc_case_end(&c);
-    mkc_case_init(&c, ref_ctx, MKC_QUICK, 1, MK_OP_ADD, 0, NULL);
-    MKT_CHECK(mkc_check(&c, "good", big, big, n, 1e-3) && !c.failed, "mkc_check of equal arrays fails: %s", c.reason);
+    mkcf_case c;
+    mkcf_case_init(&c, ref_ctx, MKCF_QUICK, 1, MK_OP_ADD, 0, NULL);
+    MKT_CHECK(!mkcf_check(&c, "bad", bad, big, n, 1e-3) && strstr(c.reason, "max_abs"),
+              "mkcf_check must fail a single bad element by max_abs: %s", c.reason);
+    mkcf_case_end(&c);
+    mkcf_case_init(&c, ref_ctx, MKCF_QUICK, 1, MK_OP_ADD, 0, NULL);
+    MKT_CHECK(mkcf_check(&c, "good", big, big, n, 1e-3) && !c.failed, "mkcf_check of equal arrays fails: %s", c.reason);
     uint8_t x[5] = {1, 2, 3, 4, 5}, y[5] = {1, 2, 3, 9, 5};
-    MKT_CHECK(!mkc_check_bits(&c, "bits", x, y, 5) && strstr(c.reason, "byte 3 of 5") && c.exact,
-              "mkc_check_bits must name byte 3: %s", c.reason);
-    mkc_case_end(&c);
+    MKT_CHECK(!mkcf_check_bits(&c, "bits", x, y, 5) && strstr(c.reason, "byte 3 of 5") && c.exact,
+              "mkcf_check_bits must name byte 3: %s", c.reason);
+    mkcf_case_end(&c);
     free(big), free(bad);
 }
 
 /* ------------------------------------------------------------ 2. every device */
 
-static int op_in_report(const mkc_report *r, mk_op op, int *rows, int *unsupported) {
+static int op_in_report(const mkcf_report *r, mk_op op, int *rows, int *unsupported) {
     *rows = *unsupported = 0;
     for (int i = 0; i < r->nresults; i++) *rows += r->results[i].op == op;
     for (int i = 0; i < r->nunsupported; i++) *unsupported += r->unsupported[i].op == op;
     return *rows + *unsupported;
 }
 
-static void check_json(const mkc_report *r) {
-    char *text = mkc_report_json(r);
-    MKT_CHECK(text != NULL, "mkc_report_json returned NULL");
+static void check_json(const mkcf_report *r) {
+    char *text = mkcf_report_json(r);
+    MKT_CHECK(text != NULL, "mkcf_report_json returned NULL");
     if (!text) return;
     cJSON *root = cJSON_Parse(text);
     MKT_CHECK(root != NULL, "the JSON report does not parse");
@@ -180,14 +180,14 @@ static void check_json(const mkc_report *r) {
    MEDKERN_SEED or --seed picks other cases. */
 static uint64_t sweep_seed;
 
-static void test_device(const mk_device_info *info, mkc_report *r) {
-    mkc_options o = {info->id, MKC_QUICK, sweep_seed, -1, 8, stderr};
-    MKT_OK(mkc_run(&o, r));
+static void test_device(const mk_device_info *info, mkcf_report *r) {
+    mkcf_options o = {info->id, MKCF_QUICK, sweep_seed, -1, 8, stderr};
+    MKT_OK(mkcf_run(&o, r));
     printf("[test_conform] %s (%s), seed %llu: %d cases, %d failed, %d skipped, %d unsupported ops, %.1f s\n",
            info->id, info->name, (unsigned long long)sweep_seed, r->cases, r->failed, r->skipped, r->nunsupported,
            r->seconds);
     fflush(stdout);
-    if (!r->passed) mkc_report_print(r, stderr);
+    if (!r->passed) mkcf_report_print(r, stderr);
     MKT_CHECK(r->passed && r->failed == 0, "conform --quick on %s: %d of %d cases failed", info->id, r->failed,
               r->cases);
     MKT_CHECK(!strcmp(r->device.id, info->id), "report device %s, asked %s", r->device.id, info->id);
@@ -197,13 +197,13 @@ static void test_device(const mk_device_info *info, mkc_report *r) {
                   "%s on %s: %d result rows and %d unsupported entries", mk_op_name((mk_op)op), info->id, rows, uns);
     }
     for (int i = 0; i < r->nresults; i++) {
-        const mkc_result *row = &r->results[i];
+        const mkcf_result *row = &r->results[i];
         MKT_CHECK(!strncmp(row->variant, info->backend, strlen(info->backend)) &&
                       row->variant[strlen(info->backend)] == '.',
                   "%s: variant %s is not of backend %s", info->id, row->variant, info->backend);
-        MKT_CHECK(row->cases + row->skipped == mkc_case_count(row->op, MKC_QUICK),
+        MKT_CHECK(row->cases + row->skipped == mkcf_case_count(row->op, MKCF_QUICK),
                   "%s %s: %d cases + %d skipped != %d", mk_op_name(row->op), row->variant, row->cases, row->skipped,
-                  mkc_case_count(row->op, MKC_QUICK));
+                  mkcf_case_count(row->op, MKCF_QUICK));
         MKT_CHECK(!row->skipped || row->skip_reason[0], "%s %s: skipped without a reason", mk_op_name(row->op),
                   row->variant);
     }
@@ -220,41 +220,41 @@ static void test_device(const mk_device_info *info, mkc_report *r) {
 
 /* ------------------------------------------------------------ 3. options */
 
-static void test_options(mkc_report *r, mkc_report *r2) {
-    mkc_options o = {"ref", MKC_QUICK, 7, MK_OP_GEMM, 8, NULL};
-    MKT_OK(mkc_run(&o, r));
+static void test_options(mkcf_report *r, mkcf_report *r2) {
+    mkcf_options o = {"ref", MKCF_QUICK, 7, MK_OP_GEMM, 8, NULL};
+    MKT_OK(mkcf_run(&o, r));
     MKT_CHECK(r->nresults == 1 && r->results[0].op == MK_OP_GEMM && r->nunsupported == 0,
               "--op gemm gives %d rows", r->nresults);
     /* reproducible: the same seed and op on another device family give the same cases;
        here, the same report twice (the case descriptions carry the shapes) */
     o.op = MK_OP_ATTENTION_DECODE;
     o.max_failures = 1;
-    MKT_OK(mkc_run(&o, r));
-    MKT_OK(mkc_run(&o, r2));
+    MKT_OK(mkcf_run(&o, r));
+    MKT_OK(mkcf_run(&o, r2));
     MKT_CHECK(r->cases == r2->cases && r->results[0].worst_rel == r2->results[0].worst_rel,
               "two runs with seed 7 differ");
-    mkc_case a, b;
-    mkc_case_init(&a, ref_ctx, MKC_QUICK, 7, MK_OP_GEMM, 2, NULL);
-    mkc_case_init(&b, ref_ctx, MKC_QUICK, 7, MK_OP_GEMM, 2, NULL);
-    mkc_suite_of(MK_OP_GEMM)->run(&a);
-    mkc_suite_of(MK_OP_GEMM)->run(&b);
+    mkcf_case a, b;
+    mkcf_case_init(&a, ref_ctx, MKCF_QUICK, 7, MK_OP_GEMM, 2, NULL);
+    mkcf_case_init(&b, ref_ctx, MKCF_QUICK, 7, MK_OP_GEMM, 2, NULL);
+    mkcf_suite_of(MK_OP_GEMM)->run(&a);
+    mkcf_suite_of(MK_OP_GEMM)->run(&b);
     MKT_CHECK(!strcmp(a.desc, b.desc) && a.desc[0], "the same seed gives different cases: %s / %s", a.desc, b.desc);
-    mkc_case_end(&a), mkc_case_end(&b);
-    mkc_case_init(&b, ref_ctx, MKC_QUICK, 8, MK_OP_GEMM, 2, NULL);
-    mkc_case_init(&a, ref_ctx, MKC_QUICK, 7, MK_OP_GEMM, 2, NULL);
-    mkc_suite_of(MK_OP_GEMM)->run(&a);
-    mkc_suite_of(MK_OP_GEMM)->run(&b);
+    mkcf_case_end(&a), mkcf_case_end(&b);
+    mkcf_case_init(&b, ref_ctx, MKCF_QUICK, 8, MK_OP_GEMM, 2, NULL);
+    mkcf_case_init(&a, ref_ctx, MKCF_QUICK, 7, MK_OP_GEMM, 2, NULL);
+    mkcf_suite_of(MK_OP_GEMM)->run(&a);
+    mkcf_suite_of(MK_OP_GEMM)->run(&b);
     MKT_CHECK(strcmp(a.desc, b.desc) != 0, "seeds 7 and 8 give the same case: %s", a.desc);
-    mkc_case_end(&a), mkc_case_end(&b);
+    mkcf_case_end(&a), mkcf_case_end(&b);
     o.device = "no-such-device:3";
-    MKT_CHECK(mkc_run(&o, r) == MK_ERR_NOT_FOUND, "an unknown device must give MK_ERR_NOT_FOUND");
+    MKT_CHECK(mkcf_run(&o, r) == MK_ERR_NOT_FOUND, "an unknown device must give MK_ERR_NOT_FOUND");
     o.device = "ref", o.op = MK_OP_COUNT;
-    MKT_CHECK(mkc_run(&o, r) == MK_ERR_INVALID_ARGUMENT, "an invalid op must give MK_ERR_INVALID_ARGUMENT");
+    MKT_CHECK(mkcf_run(&o, r) == MK_ERR_INVALID_ARGUMENT, "an invalid op must give MK_ERR_INVALID_ARGUMENT");
     for (int op = 0; op < MK_OP_COUNT; op++)
-        MKT_CHECK(mkc_case_count((mk_op)op, MKC_QUICK) > 0 &&
-                      mkc_case_count((mk_op)op, MKC_FULL) > mkc_case_count((mk_op)op, MKC_QUICK),
-                  "%s: quick %d, full %d cases", mk_op_name((mk_op)op), mkc_case_count((mk_op)op, MKC_QUICK),
-                  mkc_case_count((mk_op)op, MKC_FULL));
+        MKT_CHECK(mkcf_case_count((mk_op)op, MKCF_QUICK) > 0 &&
+                      mkcf_case_count((mk_op)op, MKCF_FULL) > mkcf_case_count((mk_op)op, MKCF_QUICK),
+                  "%s: quick %d, full %d cases", mk_op_name((mk_op)op), mkcf_case_count((mk_op)op, MKCF_QUICK),
+                  mkcf_case_count((mk_op)op, MKCF_FULL));
 }
 
 int main(int argc, char **argv) {
@@ -267,7 +267,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "mk_context_create(ref): %s\n", mk_last_error());
         return 2;
     }
-    mkc_report *r = mkt_alloc(sizeof *r), *r2 = mkt_alloc(sizeof *r2);
+    mkcf_report *r = mkt_alloc(sizeof *r), *r2 = mkt_alloc(sizeof *r2);
     test_checker();
     test_options(r, r2);
     int n = 0;

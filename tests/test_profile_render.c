@@ -30,10 +30,10 @@ typedef int (*render_fn)(const cJSON *, FILE *);
 static const struct {
     const char *name;
     render_fn fn;
-} formats[] = {{"table", mkprof_render_table},
-               {"csv", mkprof_render_csv},
-               {"markdown", mkprof_render_markdown},
-               {"html", mkprof_render_html}};
+} formats[] = {{"table", mkp_render_table},
+               {"csv", mkp_render_csv},
+               {"markdown", mkp_render_markdown},
+               {"html", mkp_render_html}};
 enum { NFORMATS = sizeof formats / sizeof formats[0] };
 
 static char *read_file(const char *path) {
@@ -450,7 +450,7 @@ static void in_order(const char *what, const char *hay, const char *const *needl
 }
 
 static void check_full(const cJSON *r) {
-    char *t = render_ok(mkprof_render_table, r);
+    char *t = render_ok(mkp_render_table, r);
     /* summary, values as in the report (rounded to 4 significant digits) */
     static const char *const summary[] = {
         "medkern profile: meditron-7b on opencl:0\n",
@@ -498,7 +498,7 @@ static void check_full(const cJSON *r) {
     MKT_CHECK(table_check_columns("full", t) == 22, "full table: not 22 aligned rows");
     free(t);
 
-    char *md = render_ok(mkprof_render_markdown, r);
+    char *md = render_ok(mkp_render_markdown, r);
     has("full markdown", md, "# medkern profile: meditron-7b on opencl:0\n");
     has("full markdown", md, "| TTFT | 12630 ms |\n");
     has("full markdown", md, "\n## prefill (11 kernels, 12627 ms kernel time)\n\n| step | op |");
@@ -512,7 +512,7 @@ static void check_full(const cJSON *r) {
     MKT_CHECK(md_check_lines("full", md) == 22, "full markdown: not 22 kernel rows");
     free(md);
 
-    char *html = render_ok(mkprof_render_html, r);
+    char *html = render_ok(mkp_render_html, r);
     has("full html", html, "id=\"roof-bandwidth\"");
     has("full html", html, "id=\"roof-compute\"");
     has("full html", html, ">20.5 GB/s</text>");
@@ -524,7 +524,7 @@ static void check_full(const cJSON *r) {
 }
 
 static void check_empty(const cJSON *r) {
-    char *t = render_ok(mkprof_render_table, r);
+    char *t = render_ok(mkp_render_table, r);
     has("empty table", t, "medkern profile: tiny <b>&\"quoted\"'s, model on ref\n");
     has("empty table", t, "  TTFT                  -\n");
     has("empty table", t, "  MBU (decode)          -\n");
@@ -537,14 +537,14 @@ static void check_empty(const cJSON *r) {
     MKT_CHECK(!strstr(t, "calibration file"), "empty table: a calibration file line");
     free(t);
 
-    char *md = render_ok(mkprof_render_markdown, r);
+    char *md = render_ok(mkp_render_markdown, r);
     has("empty markdown", md, "# medkern profile: tiny \\<b\\>\\&\"quoted\"'s, model on ref\n");
     has("empty markdown", md, "No kernel rows in this report.");
     has("empty markdown", md, "- \\<script\\>alert('x')\\</script\\>, no kernels were timed\n");
     MKT_CHECK(md_check_lines("empty", md) == 0, "empty markdown: kernel rows");
     free(md);
 
-    char *html = render_ok(mkprof_render_html, r);
+    char *html = render_ok(mkp_render_html, r);
     has("empty html", html,
         "<title>medkern profile: tiny &lt;b&gt;&amp;&quot;quoted&quot;&#39;s, model on ref</title>");
     has("empty html", html, "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;, no kernels");
@@ -555,7 +555,7 @@ static void check_empty(const cJSON *r) {
 }
 
 static void check_names(const cJSON *r) {
-    char *t = render_ok(mkprof_render_table, r);
+    char *t = render_ok(mkp_render_table, r);
     has("names table", t, "  device                cuda:0 (Café GPU <rev A>, backend cuda)\n");
     has("names table", t, "  layers                3 of 32 run; times scaled x10.67 to all layers\n");
     has("names table", t, "  validation            FAILED (max abs error 0.5, rel error 0.02, "
@@ -576,7 +576,7 @@ static void check_names(const cJSON *r) {
     MKT_CHECK(table_check_columns("names", t) == 4, "names table: not 4 aligned rows");
     free(t);
 
-    char *md = render_ok(mkprof_render_markdown, r);
+    char *md = render_ok(mkp_render_markdown, r);
     has("names markdown", md,
         "| attn.\\<qkv\\>\\&\"proj\",x | qgemm | cuda.qgemm\\<'w8'\\> | 32 | 1.500 | 60.0 |");
     has("names markdown", md,
@@ -585,7 +585,7 @@ static void check_names(const cJSON *r) {
     MKT_CHECK(md_check_lines("names", md) == 4, "names markdown: not 4 kernel rows");
     free(md);
 
-    char *html = render_ok(mkprof_render_html, r);
+    char *html = render_ok(mkp_render_html, r);
     has("names html", html, "<td>attn.&lt;qkv&gt;&amp;&quot;proj&quot;,x</td>");
     has("names html", html, "<td>cuda.qgemm&lt;&#39;w8&#39;&gt;</td>");
     has("names html", html, "<td>mlp|down, &quot;big&quot;</td><td>gemm</td><td>-</td>");
@@ -693,10 +693,10 @@ int main(int argc, char **argv) {
         cJSON *r = load(samples[s]);
         check_common(samples[s], r);
         int rc;
-        char *csv = render(mkprof_render_csv, r, &rc, NULL);
+        char *csv = render(mkp_render_csv, r, &rc, NULL);
         check_csv(samples[s], r, csv);
         free(csv);
-        char *html = render(mkprof_render_html, r, &rc, NULL);
+        char *html = render(mkp_render_html, r, &rc, NULL);
         check_html(samples[s], r, html);
         free(html);
         if (s == 0) check_full(r);

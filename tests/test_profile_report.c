@@ -16,7 +16,7 @@
 #include "profile_report.h"
 
 static mkp_plan plan;
-static mkprof_run_result run;
+static mkp_run_result run;
 
 static const mk_device_info dev = {.id = "opencl:0", .backend = "opencl", .name = "test device"};
 
@@ -60,15 +60,15 @@ static void llama_subset(void) {
             snprintf(run.variant[ph][i], sizeof run.variant[ph][i], "test.v%d", i);
         }
     const int layers[2] = {0, 1};
-    mkprof_ceilings ceil = {100.0, 1000.0, "calibration", "/tmp/cal.json"};
-    mkprof_validation val = {1e-7, 2e-8, 2e-5, 1};
+    mkp_ceilings ceil = {100.0, 1000.0, "calibration", "/tmp/cal.json"};
+    mkp_validation val = {1e-7, 2e-8, 2e-5, 1};
     const char *warn[1] = {"a warning"};
-    mkprof_report_in in = {&plan, &run, 2, layers, &dev, &ceil, &val, warn, 1, "0.1.0", "abc123",
+    mkp_report_in in = {&plan, &run, 2, layers, &dev, &ceil, &val, warn, 1, "0.1.0", "abc123",
                            "2026-11-24T12:00:00Z", 7};
-    cJSON *r = mkprof_report_build(&in);
+    cJSON *r = mkp_report_build(&in);
     MKT_CHECK(r != NULL, "report");
     if (!r) return;
-    MKT_CHECK(!strcmp(cJSON_GetObjectItemCaseSensitive(r, "schema")->valuestring, MKPROF_SCHEMA), "schema");
+    MKT_CHECK(!strcmp(cJSON_GetObjectItemCaseSensitive(r, "schema")->valuestring, MKP_SCHEMA), "schema");
     const cJSON *se = cJSON_GetObjectItemCaseSensitive(r, "settings");
     MKT_CHECK(num(se, "layers_run") == 2 && num(se, "layers_total") == 32 &&
                   cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(se, "scaled")) && num(se, "seed") == 7,
@@ -129,27 +129,27 @@ static void llama_subset(void) {
     MKT_CHECK(fd >= 0 && text && write(fd, text, strlen(text)) == (ssize_t)strlen(text), "writing %s", path);
     if (fd >= 0) close(fd);
     char err[700];
-    cJSON *back = mkprof_report_load(path, err, sizeof err);
+    cJSON *back = mkp_report_load(path, err, sizeof err);
     MKT_CHECK(back && cJSON_Compare(back, r, 1), "the saved report does not load back equal: %s", err);
     cJSON_Delete(back);
     FILE *f = fopen(path, "w");
     if (f) fputs("{\"schema\": \"medkern-profile/2\"}", f), fclose(f);
-    MKT_CHECK(!mkprof_report_load(path, err, sizeof err) && strstr(err, "not a medkern profile report"), "other schema: %s", err);
+    MKT_CHECK(!mkp_report_load(path, err, sizeof err) && strstr(err, "not a medkern profile report"), "other schema: %s", err);
     f = fopen(path, "w");
     if (f) fputs("{\"schema\": \"medkern-profile/1\", ", f), fclose(f);
-    MKT_CHECK(!mkprof_report_load(path, err, sizeof err) && strstr(err, "not valid JSON"), "bad JSON: %s", err);
+    MKT_CHECK(!mkp_report_load(path, err, sizeof err) && strstr(err, "not valid JSON"), "bad JSON: %s", err);
     unlink(path);
-    MKT_CHECK(!mkprof_report_load(path, err, sizeof err) && strstr(err, "cannot open"), "no file: %s", err);
+    MKT_CHECK(!mkp_report_load(path, err, sizeof err) && strstr(err, "cannot open"), "no file: %s", err);
     cJSON_free(text);
     cJSON_Delete(r);
 
     /* no ceilings, no decode: the roofline and decode columns are null, never NaN */
     build("meditron-7b", 1, 4, 0);
-    mkprof_ceilings none = {0, 0, "none", ""};
+    mkp_ceilings none = {0, 0, "none", ""};
     in.ceilings = &none;
     in.validation = NULL;
     in.layers_run = 2;
-    r = mkprof_report_build(&in);
+    r = mkp_report_build(&in);
     su = cJSON_GetObjectItemCaseSensitive(r, "summary");
     MKT_CHECK(is_null(su, "tpot_ms") && is_null(su, "decode_tokens_per_s") && is_null(su, "mbu") && is_null(su, "mfu"),
               "no decode, no ceilings: nulls in the summary");
@@ -181,8 +181,8 @@ static void gemma3_kinds(void) {
     for (int i = 0; i < plan.nsteps[MKP_PREFILL]; i++) {
         const mkp_step *st = &plan.steps[MKP_PREFILL][i];
         double want = !st->per_layer ? 1 : st->kinds == 3 ? 63 : st->kinds == (1u << MKP_KIND_LOCAL) ? 58 : 5;
-        MKT_CHECK(mkprof_step_time_ms(&plan, &run, MKP_PREFILL, i) == want, "%s: %g, want %g", st->name,
-                  mkprof_step_time_ms(&plan, &run, MKP_PREFILL, i), want);
+        MKT_CHECK(mkp_step_time_ms(&plan, &run, MKP_PREFILL, i) == want, "%s: %g, want %g", st->name,
+                  mkp_step_time_ms(&plan, &run, MKP_PREFILL, i), want);
     }
     MKT_CHECK(mkp_find(&plan, MKP_PREFILL, "attn.attention_local")->kinds == (1u << MKP_KIND_LOCAL),
               "local attention runs in local layers only");

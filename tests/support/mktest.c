@@ -75,7 +75,7 @@ void mkt_rng(mkref_rng *r, uint64_t salt) {
 }
 
 void mkt_fill_normal(mkref_rng *r, float *x, size_t n, float std, float outlier) {
-    mkc_fill_normal(r, x, n, std, outlier);
+    mkcf_fill_normal(r, x, n, std, outlier);
 }
 
 void mkt_round(mk_dtype t, float *x, size_t n) {
@@ -85,22 +85,22 @@ void mkt_round(mk_dtype t, float *x, size_t n) {
 /* The comparison and the tolerance table are the conformance engine's
    (tools/conform/conform_check.c): the tests and `medkern conform` judge alike. */
 double mkt_rel_l2(const float *out, const float *ref, size_t n) {
-    mkc_compare_result r = mkc_compare(out, ref, n, INFINITY, 0);
+    mkcf_compare_result r = mkcf_compare(out, ref, n, INFINITY, 0);
     return r.nonfinite_bad ? NAN : r.rel_l2;
 }
 
 double mkt_max_abs(const float *out, const float *ref, size_t n) {
-    mkc_compare_result r = mkc_compare(out, ref, n, INFINITY, 0);
+    mkcf_compare_result r = mkcf_compare(out, ref, n, INFINITY, 0);
     return r.nonfinite_bad ? NAN : r.max_abs;
 }
 
 int mkt_compare(const char *what, const float *out, const float *ref, size_t n, double rel_tol,
                 double abs_tol) {
     mkt_checks++;
-    mkc_compare_result r = mkc_compare(out, ref, n, rel_tol, abs_tol);
+    mkcf_compare_result r = mkcf_compare(out, ref, n, rel_tol, abs_tol);
     if (!r.ok) mkt_fail_at(__FILE__, __LINE__, "%s: %s", what, r.reason);
     return r.ok;
 }
 
-double mkt_tol(mk_dtype t) { return mkc_tol(t); }
+double mkt_tol(mk_dtype t) { return mkcf_tol(t); }
 

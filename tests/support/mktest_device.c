@@ -19,7 +19,7 @@ void mkt_expect_failure(const char *file, int line, const char *expr, mk_status 
 }
 
 /* the conformance engine's guard pattern (tools/conform/conform.h) */
-static uint8_t mkt_guard_byte(size_t i) { return mkc_guard_byte(i); }
+static uint8_t mkt_guard_byte(size_t i) { return mkcf_guard_byte(i); }
 
 mk_buffer *mkt_buffer(mk_context *ctx, size_t bytes) {
     mk_buffer *b = NULL;

@@ -4,7 +4,7 @@
  * DESIGN.md §4 (docs/conformance.md is the long form):
  *
  *  - values: rel_l2 = ||out - ref||_2 / ||ref||_2 against the bound of the output dtype
- *    (docs/numerics.md), max |out - ref| against MKC_ABS_FACTOR * that bound * max |ref|,
+ *    (docs/numerics.md), max |out - ref| against MKCF_ABS_FACTOR * that bound * max |ref|,
  *    NaN/Inf where the reference has none fails; bit for bit where numerics.md says so
  *    (the KV cache after append and copy_blocks, quantized weights' packing round trip);
  *  - memory: guard bytes before and after every device buffer, inputs unchanged, outputs
@@ -34,11 +34,11 @@ extern "C" {
 
 /* Bound on rel_l2 for outputs stored in dtype t (docs/numerics.md): 2e-5 f32, 1e-3 f16,
    1e-2 bf16, 1e-3 otherwise. */
-double mkc_tol(mk_dtype t);
+double mkcf_tol(mk_dtype t);
 
-/* The max-abs bound conform applies is MKC_ABS_FACTOR * rel bound * max |ref|: a single
+/* The max-abs bound conform applies is MKCF_ABS_FACTOR * rel bound * max |ref|: a single
    wrong element of a large tensor, which rel_l2 dilutes, still fails. */
-#define MKC_ABS_FACTOR 4.0
+#define MKCF_ABS_FACTOR 4.0
 
 /* The outcome of comparing out with ref (n floats). */
 typedef struct {
@@ -49,40 +49,40 @@ typedef struct {
     size_t bad_index;  /* element of a NaN/Inf mismatch (when nonfinite_bad)       */
     int nonfinite_bad; /* 1 when rule 1 or 2 failed at bad_index                   */
     char reason[200];  /* why it failed ("" when ok)                               */
-} mkc_compare_result;
+} mkcf_compare_result;
 
 /* docs/numerics.md "Tolerances": (1) where ref is finite, out must be finite; (2) where
    ref is NaN, out must be NaN, where ref is +-Inf, out must equal it; (3) over finite ref:
    rel_l2 <= rel_bound and, when abs_bound > 0, max |out - ref| <= abs_bound. */
-mkc_compare_result mkc_compare(const float *out, const float *ref, size_t n, double rel_bound,
+mkcf_compare_result mkcf_compare(const float *out, const float *ref, size_t n, double rel_bound,
                                double abs_bound);
 
 /* Normal values with std `std`, never exactly zero (0 becomes std/2); about 1 in 64 is
    multiplied by `outlier` (1: none). */
-void mkc_fill_normal(mkref_rng *r, float *x, size_t n, float std, float outlier);
+void mkcf_fill_normal(mkref_rng *r, float *x, size_t n, float std, float outlier);
 
 /* Guard pattern byte i (0xA5 ^ (i * 31)), used after (and before) device buffers. */
-static inline uint8_t mkc_guard_byte(size_t i) { return (uint8_t)(0xA5 ^ (i * 31)); }
+static inline uint8_t mkcf_guard_byte(size_t i) { return (uint8_t)(0xA5 ^ (i * 31)); }
 
 /* ------------------------------------------------------------ the engine */
 
-typedef enum { MKC_QUICK = 0, MKC_FULL = 1 } mkc_mode;
+typedef enum { MKCF_QUICK = 0, MKCF_FULL = 1 } mkcf_mode;
 
 typedef struct {
     const char *device; /* "ref", "opencl:0", "threads:0", "auto"...                   */
-    mkc_mode mode;
+    mkcf_mode mode;
     uint64_t seed;      /* every case's data derives from (seed, op, case index)        */
     int op;             /* one mk_op, or -1 for every op                                */
     int max_failures;   /* failures kept per (op, variant) in the report; <= 0: 16      */
     FILE *log;          /* a line per failure and per finished (op, variant), or NULL   */
-} mkc_options;
+} mkcf_options;
 
-#define MKC_MAX_KEPT 64
+#define MKCF_MAX_KEPT 64
 
 typedef struct {
     char text[320];    /* the case: op, dtypes, shapes, parameters, seed, case index   */
     char reason[400];
-} mkc_failure;
+} mkcf_failure;
 
 /* One (op, variant) row. Bounds are those of the case with the worst ratio. */
 typedef struct {
@@ -94,14 +94,14 @@ typedef struct {
     double worst_abs, bound_abs; /* max |err| of the worst case and its bound       */
     double seconds;
     int kept;                    /* failures[0..kept)                                */
-    mkc_failure failures[MKC_MAX_KEPT];
+    mkcf_failure failures[MKCF_MAX_KEPT];
     char skip_reason[400];       /* first reason a case was not supported           */
-} mkc_result;
+} mkcf_result;
 
 typedef struct {
     mk_op op;
     char reasons[1024];          /* the dispatcher's reasons, "; " separated         */
-} mkc_unsupported;
+} mkcf_unsupported;
 
 typedef struct {
     char medkern_version[16];
@@ -109,31 +109,31 @@ typedef struct {
     char date[32];               /* ISO 8601 UTC                                     */
     mk_device_info device;
     uint64_t seed;
-    mkc_mode mode;
+    mkcf_mode mode;
     int nresults, nunsupported;
-    mkc_result results[64];
-    mkc_unsupported unsupported[MK_OP_COUNT];
+    mkcf_result results[64];
+    mkcf_unsupported unsupported[MK_OP_COUNT];
     int cases, failed, skipped;
     double seconds;
     int passed;                  /* 1 when no case failed                            */
-} mkc_report;
+} mkcf_report;
 
 /* Runs the conformance suite on opts->device. MK_ERR_NOT_FOUND for an unknown device,
    MK_ERR_INVALID_ARGUMENT for a bad op, MK_OK otherwise (report->passed says whether
    every case passed). The report is written into *out (a large struct: allocate it). */
-mk_status mkc_run(const mkc_options *opts, mkc_report *out);
+mk_status mkcf_run(const mkcf_options *opts, mkcf_report *out);
 
 /* The summary table (op, variant, cases, passed, skipped, worst errors against their
    bounds) and the unsupported ops with their reasons. */
-void mkc_report_print(const mkc_report *r, FILE *f);
+void mkcf_report_print(const mkcf_report *r, FILE *f);
 /* The report as JSON (schema docs/conform.schema.json, "medkern-conform/1"). Returns a
    NUL-terminated string to free(), or NULL when out of memory. */
-char *mkc_report_json(const mkc_report *r);
-/* Writes mkc_report_json to path. MK_ERR_IO (with a message in *why) on failure. */
-mk_status mkc_report_write(const mkc_report *r, const char *path, char *why, size_t n);
+char *mkcf_report_json(const mkcf_report *r);
+/* Writes mkcf_report_json to path. MK_ERR_IO (with a message in *why) on failure. */
+mk_status mkcf_report_write(const mkcf_report *r, const char *path, char *why, size_t n);
 
 /* Number of cases of op in a mode (0 for an invalid op). */
-int mkc_case_count(mk_op op, mkc_mode mode);
+int mkcf_case_count(mk_op op, mkcf_mode mode);
 
 #ifdef __cplusplus
 }

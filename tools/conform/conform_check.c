@@ -8,7 +8,7 @@
 
 #include "conform.h"
 
-double mkc_tol(mk_dtype t) {
+double mkcf_tol(mk_dtype t) {
     switch (t) {
     case MK_F32: return 2e-5;
     case MK_F16: return 1e-3;
@@ -17,9 +17,9 @@ double mkc_tol(mk_dtype t) {
     }
 }
 
-mkc_compare_result mkc_compare(const float *out, const float *ref, size_t n, double rel_bound,
+mkcf_compare_result mkcf_compare(const float *out, const float *ref, size_t n, double rel_bound,
                                double abs_bound) {
-    mkc_compare_result r = {1, 0.0, 0.0, 0.0, 0, 0, ""};
+    mkcf_compare_result r = {1, 0.0, 0.0, 0.0, 0, 0, ""};
     for (size_t i = 0; i < n; i++) {
         int ref_finite = isfinite(ref[i]), out_finite = isfinite(out[i]);
         int bad = ref_finite ? !out_finite : !(isnan(ref[i]) ? isnan(out[i]) : out[i] == ref[i]);
@@ -55,7 +55,7 @@ mkc_compare_result mkc_compare(const float *out, const float *ref, size_t n, dou
     return r;
 }
 
-void mkc_fill_normal(mkref_rng *r, float *x, size_t n, float std, float outlier) {
+void mkcf_fill_normal(mkref_rng *r, float *x, size_t n, float std, float outlier) {
     for (size_t i = 0; i < n; i++) {
         double v = mkref_rng_normal(r) * std;
         if (outlier != 1.0f && (mkref_rng_u64(r) & 63) == 0) v *= outlier;

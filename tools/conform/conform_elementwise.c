@@ -14,7 +14,7 @@
 static const mk_dtype kTypes[3] = {MK_F32, MK_F16, MK_BF16};
 
 /* quick: f32, f16, bf16, a strided/in-place case, a NaN/Inf case; full: 12 + 3 */
-static int count(mkc_mode mode) { return mode == MKC_FULL ? 15 : 5; }
+static int count(mkcf_mode mode) { return mode == MKCF_FULL ? 15 : 5; }
 
 typedef struct {
     mk_op op;
@@ -22,7 +22,7 @@ typedef struct {
     mk_tensor a, b, out;
 } binary_call;
 
-static mk_status launch(mkc_case *c, void *arg) {
+static mk_status launch(mkcf_case *c, void *arg) {
     binary_call *k = arg;
     switch (k->op) {
     case MK_OP_SILU_MUL: return mk_silu_mul(c->ctx, &k->a, &k->b, &k->out);
@@ -44,7 +44,7 @@ static float big(mk_dtype t) {
 }
 
 /* Puts NaN/Inf (and overflowing) operands at about one element in six. */
-static void add_specials(mkc_case *c, mk_op op, mk_dtype t, float *a, float *b, size_t n) {
+static void add_specials(mkcf_case *c, mk_op op, mk_dtype t, float *a, float *b, size_t n) {
     for (size_t i = 0; i < n; i++) {
         if (mkref_rng_range(&c->rng, 0, 5) != 0) continue;
         int kind = (int)mkref_rng_range(&c->rng, 0, 5);
@@ -69,17 +69,17 @@ static void add_specials(mkc_case *c, mk_op op, mk_dtype t, float *a, float *b, 
     }
 }
 
-static void run_binary(mkc_case *c, mk_op op) {
+static void run_binary(mkcf_case *c, mk_op op) {
     static const int rows_q[] = {1, 3, 7, 33}, rows_f[] = {1, 2, 7, 33, 100, 257};
     static const int cols_q[] = {1, 13, 64, 80, 96, 128, 256, 1000};
     static const int cols_f[] = {1, 7, 13, 64, 80, 96, 128, 256, 1000, 4096};
-    const int full = c->mode == MKC_FULL, n_cases = count(c->mode), i = c->index;
+    const int full = c->mode == MKCF_FULL, n_cases = count(c->mode), i = c->index;
     const int special = i >= n_cases - (full ? 3 : 1);
     const mk_dtype t = kTypes[special ? (full ? i % 3 : 1) : i % 3];
     binary_call k = {op, 0, {0}, {0}, {0}};
     k.approximate = op == MK_OP_GELU_MUL && (i & 1);
-    int64_t rows = full ? MKC_PICK(c, rows_f) : MKC_PICK(c, rows_q);
-    int64_t n = full ? MKC_PICK(c, cols_f) : MKC_PICK(c, cols_q);
+    int64_t rows = full ? MKCF_PICK(c, rows_f) : MKCF_PICK(c, rows_q);
+    int64_t n = full ? MKCF_PICK(c, cols_f) : MKCF_PICK(c, cols_q);
     if (rows * n > 300000) rows = 300000 / n;
     /* quick case 3 and every fourth full case: strided inputs (and add in place) */
     int strided = full ? (i % 4 == 3) : (i == 3);
@@ -87,36 +87,36 @@ static void run_binary(mkc_case *c, mk_op op) {
     int in_place = strided && op == MK_OP_ADD;
     if (in_place) pad_a = 0; /* out is contiguous, so is a */
     size_t total = (size_t)(rows * n);
-    float *a = mkc_random(c, t, total, 2.0f, 4.0f), *b = mkc_random(c, t, total, 1.0f, 4.0f);
+    float *a = mkcf_random(c, t, total, 2.0f, 4.0f), *b = mkcf_random(c, t, total, 1.0f, 4.0f);
     if (special) {
         add_specials(c, op, t, a, b, total);
-        mkc_round(t, a, total), mkc_round(t, b, total);
+        mkcf_round(t, a, total), mkcf_round(t, b, total);
     }
-    float *ref = mkc_host(c, total * sizeof *ref), *out = mkc_host(c, total * sizeof *out);
+    float *ref = mkcf_host(c, total * sizeof *ref), *out = mkcf_host(c, total * sizeof *out);
     reference(&k, a, b, (int64_t)total, ref);
-    mkc_round(t, ref, total);
-    mkc_describe(c, "%s%s %s rows=%lld n=%lld%s%s%s", mk_op_name(op),
+    mkcf_round(t, ref, total);
+    mkcf_describe(c, "%s%s %s rows=%lld n=%lld%s%s%s", mk_op_name(op),
                  op == MK_OP_GELU_MUL ? (k.approximate ? "(tanh)" : "(erf)") : "", mk_dtype_name(t),
                  (long long)rows, (long long)n, strided ? " strided inputs" : "", in_place ? " in place (out = a)" : "",
                  special ? " with NaN/Inf inputs" : "");
     int64_t shape[2] = {rows, n}, sa[2] = {n + pad_a, 1}, sb[2] = {n + pad_b, 1};
-    k.a = mkc_upload_view(c, "a", t, 2, shape, sa, a);
-    k.b = mkc_upload_view(c, "b", t, 2, shape, sb, b);
+    k.a = mkcf_upload_view(c, "a", t, 2, shape, sa, a);
+    k.b = mkcf_upload_view(c, "b", t, 2, shape, sb, b);
     if (in_place) {
         k.out = k.a;
-        mkc_mark_output(mkc_buf_of(c, &k.out), &k.out, 0);
+        mkcf_mark_output(mkcf_buf_of(c, &k.out), &k.out, 0);
     } else {
-        k.out = mkc_output(c, "out", t, 2, shape);
+        k.out = mkcf_output(c, "out", t, 2, shape);
     }
-    if (!mkc_exec(c, launch, &k)) return;
-    mkc_read(c, &k.out, out);
-    mkc_check(c, "out", out, ref, total, mkc_tol(t));
+    if (!mkcf_exec(c, launch, &k)) return;
+    mkcf_read(c, &k.out, out);
+    mkcf_check(c, "out", out, ref, total, mkcf_tol(t));
 }
 
-static void run_silu(mkc_case *c) { run_binary(c, MK_OP_SILU_MUL); }
-static void run_gelu(mkc_case *c) { run_binary(c, MK_OP_GELU_MUL); }
-static void run_add(mkc_case *c) { run_binary(c, MK_OP_ADD); }
+static void run_silu(mkcf_case *c) { run_binary(c, MK_OP_SILU_MUL); }
+static void run_gelu(mkcf_case *c) { run_binary(c, MK_OP_GELU_MUL); }
+static void run_add(mkcf_case *c) { run_binary(c, MK_OP_ADD); }
 
-const mkc_suite mkc_suite_silu_mul = {MK_OP_SILU_MUL, 0, count, run_silu};
-const mkc_suite mkc_suite_gelu_mul = {MK_OP_GELU_MUL, 0, count, run_gelu};
-const mkc_suite mkc_suite_add = {MK_OP_ADD, 0, count, run_add};
+const mkcf_suite mkcf_suite_silu_mul = {MK_OP_SILU_MUL, 0, count, run_silu};
+const mkcf_suite mkcf_suite_gelu_mul = {MK_OP_GELU_MUL, 0, count, run_gelu};
+const mkcf_suite mkcf_suite_add = {MK_OP_ADD, 0, count, run_add};

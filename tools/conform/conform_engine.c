@@ -19,16 +19,16 @@
 #define MEDKERN_GIT_COMMIT "unknown"
 #endif
 
-const mkc_suite *mkc_suite_of(mk_op op) {
-    static const mkc_suite *const suites[MK_OP_COUNT] = {
-        &mkc_suite_prefill, &mkc_suite_decode, &mkc_suite_kv_append, &mkc_suite_kv_copy,
-        &mkc_suite_qgemm, &mkc_suite_gemm, &mkc_suite_rmsnorm, &mkc_suite_layernorm,
-        &mkc_suite_rope, &mkc_suite_silu_mul, &mkc_suite_gelu_mul, &mkc_suite_add};
+const mkcf_suite *mkcf_suite_of(mk_op op) {
+    static const mkcf_suite *const suites[MK_OP_COUNT] = {
+        &mkcf_suite_prefill, &mkcf_suite_decode, &mkcf_suite_kv_append, &mkcf_suite_kv_copy,
+        &mkcf_suite_qgemm, &mkcf_suite_gemm, &mkcf_suite_rmsnorm, &mkcf_suite_layernorm,
+        &mkcf_suite_rope, &mkcf_suite_silu_mul, &mkcf_suite_gelu_mul, &mkcf_suite_add};
     return (unsigned)op < MK_OP_COUNT ? suites[op] : NULL;
 }
 
-int mkc_case_count(mk_op op, mkc_mode mode) {
-    const mkc_suite *s = mkc_suite_of(op);
+int mkcf_case_count(mk_op op, mkcf_mode mode) {
+    const mkcf_suite *s = mkcf_suite_of(op);
     return s ? s->count(mode) : 0;
 }
 
@@ -46,8 +46,8 @@ static void add_reason(char *list, size_t n, const char *text) {
     snprintf(list + used, n - used, "%s%s", used ? "; " : "", text);
 }
 
-static void log_line(const mkc_options *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void log_line(const mkc_options *o, const char *fmt, ...) {
+static void log_line(const mkcf_options *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void log_line(const mkcf_options *o, const char *fmt, ...) {
     if (!o->log) return;
     va_list ap;
     va_start(ap, fmt);
@@ -57,16 +57,16 @@ static void log_line(const mkc_options *o, const char *fmt, ...) {
 }
 
 /* Every case of one op on one forced variant into row. */
-static void run_variant(mk_context *ctx, const mkc_options *o, const mkc_suite *s, const char *variant,
-                        mkc_result *row, mkc_case *c) {
+static void run_variant(mk_context *ctx, const mkcf_options *o, const mkcf_suite *s, const char *variant,
+                        mkcf_result *row, mkcf_case *c) {
     int n = s->count(o->mode), keep = o->max_failures > 0 ? o->max_failures : 16;
-    if (keep > MKC_MAX_KEPT) keep = MKC_MAX_KEPT;
+    if (keep > MKCF_MAX_KEPT) keep = MKCF_MAX_KEPT;
     double t0 = now_s(), worst = -1;
     row->op = s->op;
     snprintf(row->variant, sizeof row->variant, "%s", variant);
     row->exact = s->exact;
     for (int i = 0; i < n; i++) {
-        mkc_case_init(c, ctx, o->mode, o->seed, s->op, i, variant);
+        mkcf_case_init(c, ctx, o->mode, o->seed, s->op, i, variant);
         s->run(c);
         if (c->skipped && !c->failed) {
             row->skipped++;
@@ -78,7 +78,7 @@ static void run_variant(mk_context *ctx, const mkc_options *o, const mkc_suite *
                 row->failed++;
                 log_line(o, "FAIL %s %s: %s: %s\n", mk_op_name(s->op), variant, c->desc, c->reason);
                 if (row->kept < keep) {
-                    mkc_failure *f = &row->failures[row->kept++];
+                    mkcf_failure *f = &row->failures[row->kept++];
                     snprintf(f->text, sizeof f->text, "%s", c->desc);
                     snprintf(f->reason, sizeof f->reason, "%s", c->reason);
                 }
@@ -91,7 +91,7 @@ static void run_variant(mk_context *ctx, const mkc_options *o, const mkc_suite *
                 row->worst_abs = c->abs, row->bound_abs = c->abs_bound;
             }
         }
-        mkc_case_end(c);
+        mkcf_case_end(c);
     }
     row->seconds = now_s() - t0;
 }
@@ -121,7 +121,7 @@ static void unsupported_reasons(mk_context *ctx, mk_op op, const char *backend, 
     add_reason(out, n, call_reasons);
 }
 
-mk_status mkc_run(const mkc_options *o, mkc_report *r) {
+mk_status mkcf_run(const mkcf_options *o, mkcf_report *r) {
     memset(r, 0, sizeof *r);
     if (!o || !o->device || o->op < -1 || o->op >= MK_OP_COUNT) return MK_ERR_INVALID_ARGUMENT;
     int index = -1;
@@ -141,17 +141,17 @@ mk_status mkc_run(const mkc_options *o, mkc_report *r) {
     r->seed = o->seed;
     r->mode = o->mode;
     double t0 = now_s();
-    mkc_case *c = malloc(sizeof *c);
+    mkcf_case *c = malloc(sizeof *c);
     if (!c) {
         mk_context_destroy(ctx);
         return MK_ERR_OUT_OF_MEMORY;
     }
     log_line(o, "medkern conform on %s (%s), seed %llu, %s\n", r->device.id, r->device.name,
-             (unsigned long long)o->seed, o->mode == MKC_FULL ? "full" : "quick");
+             (unsigned long long)o->seed, o->mode == MKCF_FULL ? "full" : "quick");
 
     for (int op = 0; op < MK_OP_COUNT; op++) {
         if (o->op >= 0 && op != o->op) continue;
-        const mkc_suite *suite = mkc_suite_of((mk_op)op);
+        const mkcf_suite *suite = mkcf_suite_of((mk_op)op);
         mk_kernel_info list[64];
         int count = 0, nvar = 0, first_row = r->nresults, ran = 0;
         mk_kernel_list((mk_op)op, list, 64, &count);
@@ -160,7 +160,7 @@ mk_status mkc_run(const mkc_options *o, mkc_report *r) {
             if (strcmp(list[v].backend, r->device.backend) != 0) continue;
             nvar++;
             if (r->nresults == (int)(sizeof r->results / sizeof r->results[0])) break;
-            mkc_result *row = &r->results[r->nresults];
+            mkcf_result *row = &r->results[r->nresults];
             memset(row, 0, sizeof *row);
             s = mk_set_kernel(ctx, (mk_op)op, list[v].name);
             if (s != MK_OK) { /* the registry listed it: forcing it must work */
@@ -185,7 +185,7 @@ mk_status mkc_run(const mkc_options *o, mkc_report *r) {
         }
         if (!ran) { /* no variant ran a case: unsupported, not failed */
             r->nresults = first_row;
-            mkc_unsupported *u = &r->unsupported[r->nunsupported++];
+            mkcf_unsupported *u = &r->unsupported[r->nunsupported++];
             u->op = (mk_op)op;
             unsupported_reasons(ctx, (mk_op)op, r->device.backend, nvar, u->reasons, sizeof u->reasons,
                                 call_reasons);

@@ -10,24 +10,24 @@
 
 #include "conform.h"
 
-static const char *mode_name(mkc_mode m) { return m == MKC_FULL ? "full" : "quick"; }
+static const char *mode_name(mkcf_mode m) { return m == MKCF_FULL ? "full" : "quick"; }
 
 /* "1.2e-04/1.0e-03", "exact", or "-" when nothing ran. */
-static void error_cell(char *out, size_t n, const mkc_result *row, double err, double bound) {
+static void error_cell(char *out, size_t n, const mkcf_result *row, double err, double bound) {
     if (row->cases == 0) snprintf(out, n, "-");
     else if (row->exact && row->failed == 0) snprintf(out, n, "exact");
     else if (!isfinite(err)) snprintf(out, n, "non-finite/%.1e", bound);
     else snprintf(out, n, "%.1e/%.1e", err, bound);
 }
 
-void mkc_report_print(const mkc_report *r, FILE *f) {
+void mkcf_report_print(const mkcf_report *r, FILE *f) {
     fprintf(f, "medkern conform %s (%s) on %s: %s (backend %s, driver %s), seed %llu, %s\n",
             r->medkern_version, r->git_commit, r->device.id, r->device.name, r->device.backend,
             r->device.driver, (unsigned long long)r->seed, mode_name(r->mode));
     fprintf(f, "%-18s %-24s %6s %6s %6s %7s  %-19s %-19s %7s\n", "op", "variant", "cases", "passed", "failed",
             "skipped", "worst rel_l2/bound", "worst max|err|/bound", "time");
     for (int i = 0; i < r->nresults; i++) {
-        const mkc_result *row = &r->results[i];
+        const mkcf_result *row = &r->results[i];
         char rel[40], ab[40];
         error_cell(rel, sizeof rel, row, row->worst_rel, row->bound_rel);
         error_cell(ab, sizeof ab, row, row->worst_abs, row->bound_abs);
@@ -60,7 +60,7 @@ static void add_number(cJSON *o, const char *key, double v) {
     else cJSON_AddNullToObject(o, key);
 }
 
-static cJSON *result_json(const mkc_result *row) {
+static cJSON *result_json(const mkcf_result *row) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "op", mk_op_name(row->op));
     cJSON_AddStringToObject(o, "variant", row->variant);
@@ -85,7 +85,7 @@ static cJSON *result_json(const mkc_result *row) {
     return o;
 }
 
-char *mkc_report_json(const mkc_report *r) {
+char *mkcf_report_json(const mkcf_report *r) {
     cJSON *root = cJSON_CreateObject();
     if (!root) return NULL;
     cJSON_AddStringToObject(root, "schema", "medkern-conform/1");
@@ -122,8 +122,8 @@ char *mkc_report_json(const mkc_report *r) {
     return text;
 }
 
-mk_status mkc_report_write(const mkc_report *r, const char *path, char *why, size_t n) {
-    char *text = mkc_report_json(r);
+mk_status mkcf_report_write(const mkcf_report *r, const char *path, char *why, size_t n) {
+    char *text = mkcf_report_json(r);
     if (!text) {
         snprintf(why, n, "out of memory formatting the report");
         return MK_ERR_OUT_OF_MEMORY;

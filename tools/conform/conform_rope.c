@@ -14,22 +14,22 @@ typedef struct {
     mk_rope_params p;
 } rope_call;
 
-static mk_status launch(mkc_case *c, void *arg) {
+static mk_status launch(mkcf_case *c, void *arg) {
     rope_call *k = arg;
     return mk_rope(c->ctx, &k->x, &k->pos, &k->p);
 }
 
-static int count(mkc_mode mode) { return mode == MKC_FULL ? 18 : 4; }
+static int count(mkcf_mode mode) { return mode == MKCF_FULL ? 18 : 4; }
 
-static void run(mkc_case *c) {
+static void run(mkcf_case *c) {
     static const int dims[] = {64, 80, 96, 128, 256}, odd[] = {2, 6, 34}, tokens_q[] = {1, 7, 33},
                      tokens_f[] = {1, 7, 33, 100, 1000}, heads[] = {1, 2, 4, 8};
     static const char *const scaling_names[] = {"none", "linear", "llama3"};
-    const int full = c->mode == MKC_FULL, i = c->index;
+    const int full = c->mode == MKCF_FULL, i = c->index;
     const mk_dtype t = kTypes[i % 3];
-    int D = full && i % 6 == 5 ? MKC_PICK(c, odd) : MKC_PICK(c, dims);
-    int64_t T = full ? MKC_PICK(c, tokens_f) : MKC_PICK(c, tokens_q);
-    int H = MKC_PICK(c, heads), extra = (int)mkref_rng_range(&c->rng, 0, 3);
+    int D = full && i % 6 == 5 ? MKCF_PICK(c, odd) : MKCF_PICK(c, dims);
+    int64_t T = full ? MKCF_PICK(c, tokens_f) : MKCF_PICK(c, tokens_q);
+    int H = MKCF_PICK(c, heads), extra = (int)mkref_rng_range(&c->rng, 0, 3);
     if (T * H * D > 300000) T = 300000 / (H * D);
     mk_rope_params p = {0};
     p.style = (mk_rope_style)(full ? mkref_rng_range(&c->rng, 0, 1) : i & 1);
@@ -41,26 +41,26 @@ static void run(mkc_case *c) {
     p.low_freq_factor = 1.0f, p.high_freq_factor = 4.0f, p.original_max_position = 8192;
     int32_t max_pos = p.scaling == MK_ROPE_SCALING_NONE && i % 2 == 0 ? 4096 : 131071;
     size_t total = (size_t)T * (size_t)H * (size_t)D;
-    float *x = mkc_random(c, t, total, 1.0f, 4.0f), *ref = mkc_host(c, total * sizeof(float));
-    float *out = mkc_host(c, total * sizeof(float));
-    int32_t *pos = mkc_host(c, (size_t)T * sizeof *pos);
+    float *x = mkcf_random(c, t, total, 1.0f, 4.0f), *ref = mkcf_host(c, total * sizeof(float));
+    float *out = mkcf_host(c, total * sizeof(float));
+    int32_t *pos = mkcf_host(c, (size_t)T * sizeof *pos);
     for (int64_t j = 0; j < T; j++) pos[j] = (int32_t)mkref_rng_range(&c->rng, 0, max_pos);
     pos[T - 1] = max_pos;
     for (size_t j = 0; j < total; j++) ref[j] = x[j];
     mkref_rope(ref, pos, T, H, D, &p);
-    mkc_round(t, ref, total);
-    mkc_describe(c, "rope %s T=%lld H=%d D=%d rotary_dim=%d %s theta=%g scaling=%s max position %d "
+    mkcf_round(t, ref, total);
+    mkcf_describe(c, "rope %s T=%lld H=%d D=%d rotary_dim=%d %s theta=%g scaling=%s max position %d "
                  "(view with %d more heads per token)", mk_dtype_name(t), (long long)T, H, D,
                  p.rotary_dim ? p.rotary_dim : D, p.style == MK_ROPE_HALF ? "rotate-half" : "interleaved",
                  (double)p.theta, scaling_names[p.scaling], max_pos, extra);
     rope_call k = {{0}, {0}, p};
     int64_t shape[3] = {T, H, D}, stride[3] = {(int64_t)(H + extra) * D, D, 1}, ps[1] = {T};
-    k.x = mkc_upload_view(c, "x", t, 3, shape, stride, x);
-    mkc_mark_output(mkc_buf_of(c, &k.x), &k.x, 0);
-    k.pos = mkc_upload_i32(c, "positions", 1, ps, pos);
-    if (!mkc_exec(c, launch, &k)) return;
-    mkc_read(c, &k.x, out);
-    mkc_check(c, "x", out, ref, total, mkc_tol(t));
+    k.x = mkcf_upload_view(c, "x", t, 3, shape, stride, x);
+    mkcf_mark_output(mkcf_buf_of(c, &k.x), &k.x, 0);
+    k.pos = mkcf_upload_i32(c, "positions", 1, ps, pos);
+    if (!mkcf_exec(c, launch, &k)) return;
+    mkcf_read(c, &k.x, out);
+    mkcf_check(c, "x", out, ref, total, mkcf_tol(t));
 }
 
-const mkc_suite mkc_suite_rope = {MK_OP_ROPE, 0, count, run};
+const mkcf_suite mkcf_suite_rope = {MK_OP_ROPE, 0, count, run};

@@ -34,7 +34,7 @@ int cmd_conform(int argc, char **argv) {
         usage(stdout);
         return MK_EXIT_OK;
     }
-    mkc_options o = {NULL, MKC_QUICK, 1, -1, 16, stderr};
+    mkcf_options o = {NULL, MKCF_QUICK, 1, -1, 16, stderr};
     const char *json = NULL, *op_name = NULL, *seed = NULL;
     int bad = 0;
     for (int i = 1; i < argc; i++) {
@@ -43,8 +43,8 @@ int cmd_conform(int argc, char **argv) {
         else if ((v = cli_opt(argc, argv, &i, "--seed", &bad))) seed = v;
         else if ((v = cli_opt(argc, argv, &i, "--op", &bad))) op_name = v;
         else if ((v = cli_opt(argc, argv, &i, "--json", &bad))) json = v;
-        else if (!bad && !strcmp(argv[i], "--quick")) o.mode = MKC_QUICK;
-        else if (!bad && !strcmp(argv[i], "--full")) o.mode = MKC_FULL;
+        else if (!bad && !strcmp(argv[i], "--quick")) o.mode = MKCF_QUICK;
+        else if (!bad && !strcmp(argv[i], "--full")) o.mode = MKCF_FULL;
         else if (!bad) {
             fprintf(stderr, "medkern conform: unknown option \"%s\"\n", argv[i]);
             usage(stderr);
@@ -84,22 +84,22 @@ int cmd_conform(int argc, char **argv) {
         }
         fclose(f);
     }
-    mkc_report *r = malloc(sizeof *r);
+    mkcf_report *r = malloc(sizeof *r);
     if (!r) {
         fprintf(stderr, "medkern conform: out of memory\n");
         return MK_EXIT_FAIL;
     }
-    mk_status s = mkc_run(&o, r);
+    mk_status s = mkcf_run(&o, r);
     if (s != MK_OK) {
         fprintf(stderr, "medkern conform: --device %s: %s\n", o.device, mk_last_error());
         free(r);
         return s == MK_ERR_NOT_FOUND || s == MK_ERR_INVALID_ARGUMENT ? MK_EXIT_USAGE : MK_EXIT_FAIL;
     }
-    mkc_report_print(r, stdout);
+    mkcf_report_print(r, stdout);
     int rc = r->passed ? MK_EXIT_OK : MK_EXIT_FAIL;
     if (json) {
         char why[256];
-        if (mkc_report_write(r, json, why, sizeof why) != MK_OK) {
+        if (mkcf_report_write(r, json, why, sizeof why) != MK_OK) {
             fprintf(stderr, "medkern conform: --json: %s\n", why);
             rc = MK_EXIT_FAIL;
         }

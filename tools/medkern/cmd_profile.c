@@ -170,9 +170,9 @@ static int render(const cJSON *report, const options *o) {
         cJSON_free(text);
         break;
     }
-    case OUT_CSV: rc = mkprof_render_csv(report, stdout); break;
-    case OUT_MARKDOWN: rc = mkprof_render_markdown(report, stdout); break;
-    default: rc = mkprof_render_table(report, stdout);
+    case OUT_CSV: rc = mkp_render_csv(report, stdout); break;
+    case OUT_MARKDOWN: rc = mkp_render_markdown(report, stdout); break;
+    default: rc = mkp_render_table(report, stdout);
     }
     if (rc == 0 && fflush(stdout) != 0) rc = -1;
     if (rc == 0 && o->html) {
@@ -181,7 +181,7 @@ static int render(const cJSON *report, const options *o) {
             fprintf(stderr, ME ": cannot write %s\n", o->html);
             return -1;
         }
-        rc = mkprof_render_html(report, f);
+        rc = mkp_render_html(report, f);
         if (fclose(f) != 0) rc = -1;
         if (rc != 0) fprintf(stderr, ME ": writing %s failed\n", o->html);
     }
@@ -267,7 +267,7 @@ static int list_presets(int as_json) {
 
 /* ---- ceilings: the calibration cache, else the device's peaks, else none */
 
-static void find_ceilings(const mk_device_info *d, mkprof_ceilings *c, char *note, size_t n) {
+static void find_ceilings(const mk_device_info *d, mkp_ceilings *c, char *note, size_t n) {
     memset(c, 0, sizeof *c);
     note[0] = 0;
     char path[512];
@@ -397,13 +397,13 @@ static int profile(const options *o) {
     char err[1024];
     mkm_config *model = calloc(1, sizeof *model);
     mkp_plan *plan = calloc(1, sizeof *plan);
-    mkprof_run_result *run = calloc(1, sizeof *run);
+    mkp_run_result *run = calloc(1, sizeof *run);
     int *layers = calloc(MKM_MAX_LAYERS, sizeof *layers);
     mk_context *ctx = NULL;
     cJSON *report = NULL;
     warnings w = {0};
     int rc = MK_EXIT_FAIL, nrun = 0;
-    mkprof_validation val;
+    mkp_validation val;
     if (!model || !plan || !run || !layers) {
         fprintf(stderr, ME ": out of memory\n");
         goto done;
@@ -412,7 +412,7 @@ static int profile(const options *o) {
     const int show = !o->quiet && isatty(2);
     if (o->validate) {
         /* the validation model's plan, to pick the device by the ops it calls */
-        mkprof_validate_model(o->set.prompt + o->set.gen, model);
+        mkp_validate_model(o->set.prompt + o->set.gen, model);
         mkp_settings vs = {MKP_W_F32, MKP_KV_F32, o->set.batch, o->set.prompt, o->set.gen, 16};
         if (mkp_build(model, &vs, plan, err, sizeof err) != 0) {
             fprintf(stderr, ME ": --validate: %s\n", err);
@@ -427,7 +427,7 @@ static int profile(const options *o) {
             fprintf(stderr, ME ": cannot open %s: %s\n", d.id, mk_last_error());
             goto done;
         }
-        mk_status s = mkprof_validate(ctx, o->set.batch, o->set.prompt, o->set.gen, o->seed, o->warmup && strcmp(d.backend, "ref"),
+        mk_status s = mkp_validate(ctx, o->set.batch, o->set.prompt, o->set.gen, o->seed, o->warmup && strcmp(d.backend, "ref"),
                                       plan, run, layers, &val, err, sizeof err);
         if (s != MK_OK) {
             fprintf(stderr, ME ": --validate on %s: %s\n", d.id, err);
@@ -490,9 +490,9 @@ static int profile(const options *o) {
             fprintf(stderr, ME ": cannot open %s: %s\n", d.id, mk_last_error());
             goto done;
         }
-        mkprof_run_args ra = {plan, nrun, layers, o->seed, o->warmup && strcmp(d.backend, "ref") != 0,
+        mkp_run_args ra = {plan, nrun, layers, o->seed, o->warmup && strcmp(d.backend, "ref") != 0,
                               NULL, NULL, NULL, NULL, show ? progress : NULL, NULL};
-        mk_status s = mkprof_run(ctx, &ra, run, err, sizeof err);
+        mk_status s = mkp_run(ctx, &ra, run, err, sizeof err);
         if (show) fprintf(stderr, "\r\033[K");
         if (s != MK_OK) {
             fprintf(stderr, ME ": %s on %s: %s\n", model->name, d.id, err);
@@ -521,7 +521,7 @@ static int profile(const options *o) {
     }
     if (model->defaulted[0]) warn(&w, "%s: keys absent, transformers' defaults taken: %s", model->name, model->defaulted);
     if (model->notes[0]) warn(&w, "%s: %s", model->name, model->notes);
-    mkprof_ceilings ceil;
+    mkp_ceilings ceil;
     char note[1024];
     find_ceilings(&d, &ceil, note, sizeof note);
     if (note[0]) warn(&w, "%s", note);
@@ -532,9 +532,9 @@ static int profile(const options *o) {
 
     char date[32];
     iso_date(date, sizeof date);
-    mkprof_report_in in = {plan, run, nrun, layers, &d, &ceil, o->validate ? &val : NULL, w.ptr, w.n,
+    mkp_report_in in = {plan, run, nrun, layers, &d, &ceil, o->validate ? &val : NULL, w.ptr, w.n,
                            mk_version(), MEDKERN_GIT_COMMIT, date, o->seed};
-    report = mkprof_report_build(&in);
+    report = mkp_report_build(&in);
     if (!report) {
         fprintf(stderr, ME ": out of memory building the report\n");
         goto done;
@@ -582,7 +582,7 @@ int cmd_profile(int argc, char **argv) {
     if (o.list) return list_presets(o.out == OUT_JSON);
     if (o.from_json) {
         char err[700];
-        cJSON *r = mkprof_report_load(o.from_json, err, sizeof err);
+        cJSON *r = mkp_report_load(o.from_json, err, sizeof err);
         if (!r) {
             fprintf(stderr, ME ": %s\n", err);
             return MK_EXIT_USAGE;

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int mkpf_check(const cJSON *report, FILE *f, const char *who) {
+int mkp_check(const cJSON *report, FILE *f, const char *who) {
     if (!f) {
         fprintf(stderr, "medkern profile: %s: no output stream\n", who);
         return -1;
@@ -16,9 +16,9 @@ int mkpf_check(const cJSON *report, FILE *f, const char *who) {
         return -1;
     }
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(report, "schema");
-    if (!cJSON_IsString(v) || !v->valuestring || strcmp(v->valuestring, MKPF_SCHEMA) != 0) {
+    if (!cJSON_IsString(v) || !v->valuestring || strcmp(v->valuestring, MKP_SCHEMA) != 0) {
         fprintf(stderr, "medkern profile: %s: not a \"%s\" report (\"schema\" is %s%s%s)\n",
-                who, MKPF_SCHEMA, cJSON_IsString(v) ? "\"" : "",
+                who, MKP_SCHEMA, cJSON_IsString(v) ? "\"" : "",
                 !v ? "missing" : cJSON_IsString(v) ? v->valuestring : "not a string",
                 cJSON_IsString(v) ? "\"" : "");
         return -1;
@@ -26,26 +26,26 @@ int mkpf_check(const cJSON *report, FILE *f, const char *who) {
     return 0;
 }
 
-const char *mkpf_str(const cJSON *obj, const char *key) {
+const char *mkp_str(const cJSON *obj, const char *key) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     return cJSON_IsString(v) && v->valuestring ? v->valuestring : NULL;
 }
 
-int mkpf_num(const cJSON *obj, const char *key, double *out) {
+int mkp_num(const cJSON *obj, const char *key, double *out) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) return 0;
     *out = v->valuedouble;
     return 1;
 }
 
-const cJSON *mkpf_obj(const cJSON *obj, const char *key) {
+const cJSON *mkp_obj(const cJSON *obj, const char *key) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     return cJSON_IsObject(v) ? v : NULL;
 }
 
-void mkpf_fmt_sig(char *buf, size_t n, double v, int sig) {
+void mkp_fmt_sig(char *buf, size_t n, double v, int sig) {
     if (!isfinite(v)) {
-        snprintf(buf, n, "%s", MKPF_NONE);
+        snprintf(buf, n, "%s", MKP_NONE);
         return;
     }
     if (v == 0) {
@@ -61,9 +61,9 @@ void mkpf_fmt_sig(char *buf, size_t n, double v, int sig) {
     snprintf(buf, n, "%.*f", d < 0 ? 0 : d, v);
 }
 
-void mkpf_fmt_fixed(char *buf, size_t n, double v, int decimals) {
+void mkp_fmt_fixed(char *buf, size_t n, double v, int decimals) {
     if (!isfinite(v)) {
-        snprintf(buf, n, "%s", MKPF_NONE);
+        snprintf(buf, n, "%s", MKP_NONE);
         return;
     }
     snprintf(buf, n, "%.*f", decimals, v);
@@ -72,7 +72,7 @@ void mkpf_fmt_fixed(char *buf, size_t n, double v, int decimals) {
         memmove(buf, buf + 1, strlen(buf));
 }
 
-void mkpf_fmt_exact(char *buf, size_t n, double v) {
+void mkp_fmt_exact(char *buf, size_t n, double v) {
     if (!isfinite(v)) {
         snprintf(buf, n, "%s", "");
         return;
@@ -84,10 +84,10 @@ void mkpf_fmt_exact(char *buf, size_t n, double v) {
     }
 }
 
-void mkpf_fmt_bytes(char *buf, size_t n, double bytes) {
+void mkp_fmt_bytes(char *buf, size_t n, double bytes) {
     static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
     if (!isfinite(bytes)) {
-        snprintf(buf, n, "%s", MKPF_NONE);
+        snprintf(buf, n, "%s", MKP_NONE);
         return;
     }
     double v = bytes;
@@ -100,20 +100,20 @@ void mkpf_fmt_bytes(char *buf, size_t n, double bytes) {
     if (u == 0)
         snprintf(num, sizeof num, "%.0f", v);
     else
-        mkpf_fmt_sig(num, sizeof num, v, 3);
+        mkp_fmt_sig(num, sizeof num, v, 3);
     snprintf(buf, n, "%s %s", num, unit[u]);
 }
 
-/* mkpf_fmt_sig without trailing zeros after the point (150.0 -> 150, 20.50 -> 20.5). */
+/* mkp_fmt_sig without trailing zeros after the point (150.0 -> 150, 20.50 -> 20.5). */
 static void fmt_short(char *buf, size_t n, double v, int sig) {
-    mkpf_fmt_sig(buf, n, v, sig);
+    mkp_fmt_sig(buf, n, v, sig);
     if (strchr(buf, 'e') || !strchr(buf, '.')) return;
     size_t len = strlen(buf);
     while (len > 0 && buf[len - 1] == '0') buf[--len] = '\0';
     if (len > 0 && buf[len - 1] == '.') buf[--len] = '\0';
 }
 
-char *mkpf_printf(const char *fmt, ...) {
+char *mkp_printf(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     int len = vsnprintf(NULL, 0, fmt, ap);
@@ -127,14 +127,14 @@ char *mkpf_printf(const char *fmt, ...) {
     return s;
 }
 
-size_t mkpf_utf8_len(const char *s) {
+size_t mkp_utf8_len(const char *s) {
     size_t n = 0;
     for (; *s; s++)
         if (((unsigned char)*s & 0xC0) != 0x80) n++;
     return n;
 }
 
-int mkpf_finish(FILE *f, const char *who) {
+int mkp_finish(FILE *f, const char *who) {
     if (fflush(f) != 0 || ferror(f)) {
         fprintf(stderr, "medkern profile: %s: writing the output failed\n", who);
         return -1;
@@ -143,46 +143,46 @@ int mkpf_finish(FILE *f, const char *who) {
 }
 
 /* ---- kernel cells */
-const char *const mkpf_col_head[MKPF_NCOLS] = {
+const char *const mkp_col_head[MKP_NCOLS] = {
     "step", "op", "variant", "calls", "time ms", "share %", "GB/s", "TFLOP/s",
     "% of ceiling", "predicted ms", "bound"};
-const int mkpf_col_numeric[MKPF_NCOLS] = {0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 0};
+const int mkp_col_numeric[MKP_NCOLS] = {0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 0};
 
-void mkpf_kernel_cells(const cJSON *row, mkpf_cells *c) {
+void mkp_kernel_cells(const cJSON *row, mkp_cells *c) {
     static const char *const strkey[] = {"step", "op", "variant"};
-    static const int strcol[] = {MKPF_COL_STEP, MKPF_COL_OP, MKPF_COL_VARIANT};
-    for (int i = 0; i < MKPF_NCOLS; i++) {
+    static const int strcol[] = {MKP_COL_STEP, MKP_COL_OP, MKP_COL_VARIANT};
+    for (int i = 0; i < MKP_NCOLS; i++) {
         c->buf[i][0] = '\0';
-        c->cell[i] = MKPF_NONE;
+        c->cell[i] = MKP_NONE;
     }
     for (int i = 0; i < 3; i++) {
-        const char *s = mkpf_str(row, strkey[i]);
+        const char *s = mkp_str(row, strkey[i]);
         if (s) c->cell[strcol[i]] = s;
     }
-    const char *bound = mkpf_str(row, "bound");
-    if (bound) c->cell[MKPF_COL_BOUND] = bound;
+    const char *bound = mkp_str(row, "bound");
+    if (bound) c->cell[MKP_COL_BOUND] = bound;
 
     double v;
-#define MKPF_CELL(col, key, expr)                                   \
-    if (mkpf_num(row, key, &v)) {                                   \
+#define MKP_CELL(col, key, expr)                                   \
+    if (mkp_num(row, key, &v)) {                                   \
         expr;                                                       \
         c->cell[col] = c->buf[col];                                 \
     }
-    MKPF_CELL(MKPF_COL_CALLS, "calls",
+    MKP_CELL(MKP_COL_CALLS, "calls",
               (v == floor(v) && fabs(v) < 1e15)
-                  ? mkpf_fmt_fixed(c->buf[MKPF_COL_CALLS], sizeof c->buf[0], v, 0)
-                  : mkpf_fmt_sig(c->buf[MKPF_COL_CALLS], sizeof c->buf[0], v, 3))
-    MKPF_CELL(MKPF_COL_TIME, "time_ms", mkpf_fmt_sig(c->buf[MKPF_COL_TIME], sizeof c->buf[0], v, 4))
-    MKPF_CELL(MKPF_COL_SHARE, "share",
-              mkpf_fmt_fixed(c->buf[MKPF_COL_SHARE], sizeof c->buf[0], v * 100, 1))
-    MKPF_CELL(MKPF_COL_GBS, "gbs", mkpf_fmt_sig(c->buf[MKPF_COL_GBS], sizeof c->buf[0], v, 3))
-    MKPF_CELL(MKPF_COL_TFLOPS, "gflops",
-              mkpf_fmt_sig(c->buf[MKPF_COL_TFLOPS], sizeof c->buf[0], v / 1000, 3))
-    MKPF_CELL(MKPF_COL_CEILING, "ceiling_fraction",
-              mkpf_fmt_fixed(c->buf[MKPF_COL_CEILING], sizeof c->buf[0], v * 100, 1))
-    MKPF_CELL(MKPF_COL_PREDICTED, "predicted_ms",
-              mkpf_fmt_sig(c->buf[MKPF_COL_PREDICTED], sizeof c->buf[0], v, 4))
-#undef MKPF_CELL
+                  ? mkp_fmt_fixed(c->buf[MKP_COL_CALLS], sizeof c->buf[0], v, 0)
+                  : mkp_fmt_sig(c->buf[MKP_COL_CALLS], sizeof c->buf[0], v, 3))
+    MKP_CELL(MKP_COL_TIME, "time_ms", mkp_fmt_sig(c->buf[MKP_COL_TIME], sizeof c->buf[0], v, 4))
+    MKP_CELL(MKP_COL_SHARE, "share",
+              mkp_fmt_fixed(c->buf[MKP_COL_SHARE], sizeof c->buf[0], v * 100, 1))
+    MKP_CELL(MKP_COL_GBS, "gbs", mkp_fmt_sig(c->buf[MKP_COL_GBS], sizeof c->buf[0], v, 3))
+    MKP_CELL(MKP_COL_TFLOPS, "gflops",
+              mkp_fmt_sig(c->buf[MKP_COL_TFLOPS], sizeof c->buf[0], v / 1000, 3))
+    MKP_CELL(MKP_COL_CEILING, "ceiling_fraction",
+              mkp_fmt_fixed(c->buf[MKP_COL_CEILING], sizeof c->buf[0], v * 100, 1))
+    MKP_CELL(MKP_COL_PREDICTED, "predicted_ms",
+              mkp_fmt_sig(c->buf[MKP_COL_PREDICTED], sizeof c->buf[0], v, 4))
+#undef MKP_CELL
 }
 
 /* ---- grouping and sorting */
@@ -201,11 +201,11 @@ static int by_time(const void *pa, const void *pb) {
 }
 
 static const char *row_phase(const cJSON *row) {
-    const char *p = mkpf_str(row, "phase");
-    return p ? p : MKPF_NONE;
+    const char *p = mkp_str(row, "phase");
+    return p ? p : MKP_NONE;
 }
 
-int mkpf_group(const cJSON *report, mkpf_groups *g) {
+int mkp_group(const cJSON *report, mkp_groups *g) {
     memset(g, 0, sizeof *g);
     const cJSON *kernels = cJSON_GetObjectItemCaseSensitive(report, "kernels");
     int n = cJSON_IsArray(kernels) ? cJSON_GetArraySize(kernels) : 0;
@@ -228,7 +228,7 @@ int mkpf_group(const cJSON *report, mkpf_groups *g) {
         if (k == np) names[np++] = p;
         all[i].row = row;
         all[i].index = i;
-        all[i].known = mkpf_num(row, "time_ms", &all[i].t);
+        all[i].known = mkp_num(row, "time_ms", &all[i].t);
         i++;
     }
     qsort(all, (size_t)n, sizeof *all, by_time);
@@ -237,7 +237,7 @@ int mkpf_group(const cJSON *report, mkpf_groups *g) {
         int count = 0;
         for (int j = 0; j < n; j++) count += strcmp(row_phase(all[j].row), names[k]) == 0;
         if (count == 0) continue;
-        mkpf_phase *ph = &g->phases[g->nphases];
+        mkp_report_phase *ph = &g->phases[g->nphases];
         ph->phase = names[k];
         ph->rows = calloc((size_t)count, sizeof *ph->rows);
         if (!ph->rows) goto oom;
@@ -255,12 +255,12 @@ int mkpf_group(const cJSON *report, mkpf_groups *g) {
 oom:
     free(all);
     free(names);
-    mkpf_groups_free(g);
+    mkp_groups_free(g);
     fprintf(stderr, "medkern profile: out of memory\n");
     return -1;
 }
 
-void mkpf_groups_free(mkpf_groups *g) {
+void mkp_groups_free(mkp_groups *g) {
     if (g->phases)
         for (int k = 0; k < g->nphases; k++) free(g->phases[k].rows);
     free(g->phases);
@@ -271,7 +271,7 @@ void mkpf_groups_free(mkpf_groups *g) {
 
 /* Appends "sep text" to a malloc'd list string (*s may be NULL); 0 or -1 (out of memory). */
 static int join(char **s, const char *sep, const char *text) {
-    char *t = *s ? mkpf_printf("%s%s%s", *s, sep, text) : mkpf_printf("%s", text);
+    char *t = *s ? mkp_printf("%s%s%s", *s, sep, text) : mkp_printf("%s", text);
     if (!t) return -1;
     free(*s);
     *s = t;
@@ -281,19 +281,19 @@ static int join(char **s, const char *sep, const char *text) {
 /* A number of obj[key] with `sig` significant digits (trailing zeros dropped), or "-". */
 static const char *num_text(char *buf, size_t n, const cJSON *obj, const char *key, int sig) {
     double v;
-    if (!mkpf_num(obj, key, &v)) return MKPF_NONE;
+    if (!mkp_num(obj, key, &v)) return MKP_NONE;
     fmt_short(buf, n, v, sig);
     return buf;
 }
 
 static const char *str_text(const cJSON *obj, const char *key) {
-    const char *s = mkpf_str(obj, key);
-    return s ? s : MKPF_NONE;
+    const char *s = mkp_str(obj, key);
+    return s ? s : MKP_NONE;
 }
 
-static int add_item(mkpf_summary *s, const char *label, char *value) {
+static int add_item(mkp_summary *s, const char *label, char *value) {
     if (!value) return -1;
-    if (s->n == MKPF_MAX_SUMMARY) {
+    if (s->n == MKP_MAX_SUMMARY) {
         free(value);
         return -1;
     }
@@ -304,38 +304,38 @@ static int add_item(mkpf_summary *s, const char *label, char *value) {
 }
 
 static char *model_text(const cJSON *model) {
-    char *s = mkpf_printf("%s", str_text(model, "name"));
+    char *s = mkp_printf("%s", str_text(model, "name"));
     char *parts = NULL;
     char buf[64];
     int bad = !s;
-    const char *family = mkpf_str(model, "family");
+    const char *family = mkp_str(model, "family");
     if (family) bad |= join(&parts, ", ", family);
     double params;
-    if (mkpf_num(model, "parameters", &params)) {
+    if (mkp_num(model, "parameters", &params)) {
         char num[48];
         if (params >= 1e9)
             snprintf(buf, sizeof buf, "%.3g B parameters", params / 1e9);
         else if (params >= 1e6)
             snprintf(buf, sizeof buf, "%.3g M parameters", params / 1e6);
         else {
-            mkpf_fmt_fixed(num, sizeof num, params, 0);
+            mkp_fmt_fixed(num, sizeof num, params, 0);
             snprintf(buf, sizeof buf, "%s parameters", num);
         }
         bad |= join(&parts, ", ", buf);
     }
-    const char *source = mkpf_str(model, "source");
-    const char *path = mkpf_str(model, "config_path");
+    const char *source = mkp_str(model, "source");
+    const char *path = mkp_str(model, "config_path");
     if (source && path) {
-        char *t = mkpf_printf("%s %s", source, path);
+        char *t = mkp_printf("%s %s", source, path);
         bad |= !t || join(&parts, ", ", t);
         free(t);
     } else if (source || path) {
         bad |= join(&parts, ", ", source ? source : path);
     }
-    const char *hf = mkpf_str(model, "hf_id");
+    const char *hf = mkp_str(model, "hf_id");
     if (hf) bad |= join(&parts, ", ", hf);
     if (!bad && parts) {
-        char *t = mkpf_printf("%s (%s)", s, parts);
+        char *t = mkp_printf("%s (%s)", s, parts);
         bad |= !t;
         free(s);
         s = t;
@@ -349,46 +349,46 @@ static char *model_text(const cJSON *model) {
 }
 
 static char *device_text(const cJSON *settings) {
-    const char *name = mkpf_str(settings, "device_name"), *backend = mkpf_str(settings, "backend");
+    const char *name = mkp_str(settings, "device_name"), *backend = mkp_str(settings, "backend");
     const char *dev = str_text(settings, "device");
-    if (name && backend) return mkpf_printf("%s (%s, backend %s)", dev, name, backend);
-    if (name) return mkpf_printf("%s (%s)", dev, name);
-    if (backend) return mkpf_printf("%s (backend %s)", dev, backend);
-    return mkpf_printf("%s", dev);
+    if (name && backend) return mkp_printf("%s (%s, backend %s)", dev, name, backend);
+    if (name) return mkp_printf("%s (%s)", dev, name);
+    if (backend) return mkp_printf("%s (backend %s)", dev, backend);
+    return mkp_printf("%s", dev);
 }
 
 static char *layers_text(const cJSON *settings) {
     double run, total;
     const cJSON *scaled = cJSON_GetObjectItemCaseSensitive(settings, "scaled");
     char a[48], b[48], f[48];
-    int known_run = mkpf_num(settings, "layers_run", &run);
-    int known_total = mkpf_num(settings, "layers_total", &total);
+    int known_run = mkp_num(settings, "layers_run", &run);
+    int known_total = mkp_num(settings, "layers_total", &total);
     if (known_run) fmt_short(a, sizeof a, run, 6);
     if (known_total) fmt_short(b, sizeof b, total, 6);
-    const char *ra = known_run ? a : MKPF_NONE, *tb = known_total ? b : MKPF_NONE;
+    const char *ra = known_run ? a : MKP_NONE, *tb = known_total ? b : MKP_NONE;
     if (cJSON_IsTrue(scaled)) {
         if (known_run && known_total && run > 0) {
             fmt_short(f, sizeof f, total / run, 4);
-            return mkpf_printf("%s of %s run; times scaled x%s to all layers", ra, tb, f);
+            return mkp_printf("%s of %s run; times scaled x%s to all layers", ra, tb, f);
         }
-        return mkpf_printf("%s of %s run; times scaled to all layers", ra, tb);
+        return mkp_printf("%s of %s run; times scaled to all layers", ra, tb);
     }
-    return mkpf_printf("%s of %s run", ra, tb);
+    return mkp_printf("%s of %s run", ra, tb);
 }
 
 static char *percent_text(const cJSON *obj, const char *key) {
     double v;
     char buf[48];
-    if (!mkpf_num(obj, key, &v)) return mkpf_printf("%s", MKPF_NONE);
-    mkpf_fmt_fixed(buf, sizeof buf, v * 100, 1);
-    return mkpf_printf("%s %%", buf);
+    if (!mkp_num(obj, key, &v)) return mkp_printf("%s", MKP_NONE);
+    mkp_fmt_fixed(buf, sizeof buf, v * 100, 1);
+    return mkp_printf("%s %%", buf);
 }
 
 static char *unit_text(const cJSON *obj, const char *key, int sig, const char *unit) {
     char buf[48];
     const char *t = num_text(buf, sizeof buf, obj, key, sig);
-    if (t == buf) return mkpf_printf("%s %s", t, unit);
-    return mkpf_printf("%s", t);
+    if (t == buf) return mkp_printf("%s %s", t, unit);
+    return mkp_printf("%s", t);
 }
 
 static char *memory_text(const cJSON *mem) {
@@ -399,11 +399,11 @@ static char *memory_text(const cJSON *mem) {
     for (int i = 0; i < 4; i++) {
         double v;
         char buf[48];
-        if (mkpf_num(mem, key[i], &v))
-            mkpf_fmt_bytes(buf, sizeof buf, v);
+        if (mkp_num(mem, key[i], &v))
+            mkp_fmt_bytes(buf, sizeof buf, v);
         else
-            snprintf(buf, sizeof buf, "%s", MKPF_NONE);
-        char *t = mkpf_printf("%s %s", name[i], buf);
+            snprintf(buf, sizeof buf, "%s", MKP_NONE);
+        char *t = mkp_printf("%s %s", name[i], buf);
         int bad = !t || join(&s, ", ", t);
         free(t);
         if (bad) {
@@ -418,44 +418,44 @@ static char *ceilings_text(const cJSON *ceil) {
     char a[48], b[48];
     const char *bw = num_text(a, sizeof a, ceil, "bandwidth_gbs", 4);
     const char *cp = num_text(b, sizeof b, ceil, "compute_gflops", 4);
-    return mkpf_printf("bandwidth %s%s, compute %s%s (source: %s)", bw, bw == a ? " GB/s" : "",
+    return mkp_printf("bandwidth %s%s, compute %s%s (source: %s)", bw, bw == a ? " GB/s" : "",
                        cp, cp == b ? " GFLOP/s" : "", str_text(ceil, "source"));
 }
 
 static char *validation_text(const cJSON *report) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(report, "validation");
-    if (!cJSON_IsObject(v)) return mkpf_printf("not run");
+    if (!cJSON_IsObject(v)) return mkp_printf("not run");
     const cJSON *passed = cJSON_GetObjectItemCaseSensitive(v, "passed");
     char a[48], b[48], c[48];
     double x;
-    snprintf(a, sizeof a, "%s", MKPF_NONE);
-    snprintf(b, sizeof b, "%s", MKPF_NONE);
-    snprintf(c, sizeof c, "%s", MKPF_NONE);
-    if (mkpf_num(v, "max_abs_error", &x)) snprintf(a, sizeof a, "%.3g", x);
-    if (mkpf_num(v, "rel_error", &x)) snprintf(b, sizeof b, "%.3g", x);
-    if (mkpf_num(v, "tolerance", &x)) snprintf(c, sizeof c, "%.3g", x);
-    return mkpf_printf("%s (max abs error %s, rel error %s, tolerance %s)",
+    snprintf(a, sizeof a, "%s", MKP_NONE);
+    snprintf(b, sizeof b, "%s", MKP_NONE);
+    snprintf(c, sizeof c, "%s", MKP_NONE);
+    if (mkp_num(v, "max_abs_error", &x)) snprintf(a, sizeof a, "%.3g", x);
+    if (mkp_num(v, "rel_error", &x)) snprintf(b, sizeof b, "%.3g", x);
+    if (mkp_num(v, "tolerance", &x)) snprintf(c, sizeof c, "%.3g", x);
+    return mkp_printf("%s (max abs error %s, rel error %s, tolerance %s)",
                        cJSON_IsTrue(passed) ? "passed" : cJSON_IsFalse(passed) ? "FAILED" : "-",
                        a, b, c);
 }
 
-int mkpf_summarize(const cJSON *report, mkpf_summary *s) {
+int mkp_summarize(const cJSON *report, mkp_summary *s) {
     memset(s, 0, sizeof *s);
-    const cJSON *model = mkpf_obj(report, "model"), *settings = mkpf_obj(report, "settings");
-    const cJSON *ceil = mkpf_obj(report, "ceilings"), *sum = mkpf_obj(report, "summary");
-    const cJSON *mem = mkpf_obj(sum, "memory");
+    const cJSON *model = mkp_obj(report, "model"), *settings = mkp_obj(report, "settings");
+    const cJSON *ceil = mkp_obj(report, "ceilings"), *sum = mkp_obj(report, "summary");
+    const cJSON *mem = mkp_obj(sum, "memory");
     char a[48], b[48], c[48];
     int bad = 0;
 
-    s->title = mkpf_printf("%s on %s", str_text(model, "name"), str_text(settings, "device"));
+    s->title = mkp_printf("%s on %s", str_text(model, "name"), str_text(settings, "device"));
     bad |= !s->title;
     bad |= add_item(s, "model", model_text(model));
     bad |= add_item(s, "device", device_text(settings));
     bad |= add_item(s, "weights / KV cache",
-                    mkpf_printf("%s / %s", str_text(settings, "weights"),
+                    mkp_printf("%s / %s", str_text(settings, "weights"),
                                 str_text(settings, "kv")));
     bad |= add_item(s, "batch / prompt / gen",
-                    mkpf_printf("%s / %s / %s", num_text(a, sizeof a, settings, "batch", 15),
+                    mkp_printf("%s / %s / %s", num_text(a, sizeof a, settings, "batch", 15),
                                 num_text(b, sizeof b, settings, "prompt", 15),
                                 num_text(c, sizeof c, settings, "gen", 15)));
     bad |= add_item(s, "layers", layers_text(settings));
@@ -466,32 +466,32 @@ int mkpf_summarize(const cJSON *report, mkpf_summary *s) {
     bad |= add_item(s, "MBU (decode)", percent_text(sum, "mbu"));
     bad |= add_item(s, "MFU (prefill)", percent_text(sum, "mfu"));
     bad |= add_item(s, "ceilings", ceilings_text(ceil));
-    const char *file = mkpf_str(ceil, "calibration_file");
-    if (file) bad |= add_item(s, "calibration file", mkpf_printf("%s", file));
+    const char *file = mkp_str(ceil, "calibration_file");
+    if (file) bad |= add_item(s, "calibration file", mkp_printf("%s", file));
     bad |= add_item(s, "memory", memory_text(mem));
     bad |= add_item(s, "validation", validation_text(report));
     bad |= add_item(s, "report",
-                    mkpf_printf("medkern %s, commit %s, %s", str_text(report, "medkern_version"),
+                    mkp_printf("medkern %s, commit %s, %s", str_text(report, "medkern_version"),
                                 str_text(report, "git_commit"), str_text(report, "date")));
     if (bad) {
-        mkpf_summary_free(s);
+        mkp_summary_free(s);
         fprintf(stderr, "medkern profile: out of memory\n");
         return -1;
     }
     return 0;
 }
 
-void mkpf_summary_free(mkpf_summary *s) {
+void mkp_summary_free(mkp_summary *s) {
     free(s->title);
     for (int i = 0; i < s->n; i++) free(s->item[i].value);
     memset(s, 0, sizeof *s);
 }
 
-int mkpf_prepare(const cJSON *report, FILE *f, const char *who, mkpf_summary *s, mkpf_groups *g) {
-    if (mkpf_check(report, f, who) != 0) return -1;
-    if (mkpf_summarize(report, s) != 0) return -1;
-    if (mkpf_group(report, g) != 0) {
-        mkpf_summary_free(s);
+int mkp_prepare(const cJSON *report, FILE *f, const char *who, mkp_summary *s, mkp_groups *g) {
+    if (mkp_check(report, f, who) != 0) return -1;
+    if (mkp_summarize(report, s) != 0) return -1;
+    if (mkp_group(report, g) != 0) {
+        mkp_summary_free(s);
         return -1;
     }
     return 0;

@@ -56,7 +56,7 @@ static const char *phase_colour(const char *phase, int k) {
     static const char *const other[] = {"#2ca02c", "#9467bd", "#8c564b", "#e377c2"};
     if (strcmp(phase, "prefill") == 0) return "#1f77b4";
     if (strcmp(phase, "decode") == 0) return "#d62728";
-    if (strcmp(phase, MKPF_NONE) == 0) return "#7f7f7f";
+    if (strcmp(phase, MKP_NONE) == 0) return "#7f7f7f";
     return other[k % 4];
 }
 
@@ -92,7 +92,7 @@ static void widen(double v, double *min, double *max, int *any) {
 }
 
 static int plottable(const cJSON *row, double *x, double *y) {
-    return mkpf_num(row, "intensity", x) && mkpf_num(row, "gflops", y) && *x > 0 && *y > 0;
+    return mkp_num(row, "intensity", x) && mkp_num(row, "gflops", y) && *x > 0 && *y > 0;
 }
 
 /* Clips the segment (x0,y0)-(x1,y1) to the axes' box in log space (Liang-Barsky); 0 when
@@ -135,37 +135,37 @@ static void tick_label(char *buf, size_t n, int e) {
 }
 
 static void point_title(FILE *f, const char *phase, const cJSON *row) {
-    mkpf_cells c;
-    mkpf_kernel_cells(row, &c);
+    mkp_cells c;
+    mkp_kernel_cells(row, &c);
     double x = 0, y = 0, bytes;
     char xi[48], yg[48], by[48];
-    mkpf_num(row, "intensity", &x);
-    mkpf_num(row, "gflops", &y);
-    mkpf_fmt_sig(xi, sizeof xi, x, 3);
-    mkpf_fmt_sig(yg, sizeof yg, y, 3);
-    if (mkpf_num(row, "bytes", &bytes))
-        mkpf_fmt_bytes(by, sizeof by, bytes);
+    mkp_num(row, "intensity", &x);
+    mkp_num(row, "gflops", &y);
+    mkp_fmt_sig(xi, sizeof xi, x, 3);
+    mkp_fmt_sig(yg, sizeof yg, y, 3);
+    if (mkp_num(row, "bytes", &bytes))
+        mkp_fmt_bytes(by, sizeof by, bytes);
     else
-        snprintf(by, sizeof by, "%s", MKPF_NONE);
+        snprintf(by, sizeof by, "%s", MKP_NONE);
     fputs("<title>", f);
     h(f, phase);
     fputs(" ", f);
-    h(f, c.cell[MKPF_COL_STEP]);
+    h(f, c.cell[MKP_COL_STEP]);
     fputs(" (", f);
-    h(f, c.cell[MKPF_COL_OP]);
+    h(f, c.cell[MKP_COL_OP]);
     fputs(", ", f);
-    h(f, c.cell[MKPF_COL_VARIANT]);
+    h(f, c.cell[MKP_COL_VARIANT]);
     fprintf(f, "): %s FLOP/byte, %s GFLOP/s, %s GB/s, %s moved, %s ms, %s %% of ceiling, ", xi,
-            yg, c.cell[MKPF_COL_GBS], by, c.cell[MKPF_COL_TIME], c.cell[MKPF_COL_CEILING]);
-    h(f, c.cell[MKPF_COL_BOUND]);
+            yg, c.cell[MKP_COL_GBS], by, c.cell[MKP_COL_TIME], c.cell[MKP_COL_CEILING]);
+    h(f, c.cell[MKP_COL_BOUND]);
     fputs(" bound</title>", f);
 }
 
-static void roofline(FILE *f, const cJSON *report, const mkpf_groups *g) {
-    const cJSON *ceil = mkpf_obj(report, "ceilings");
+static void roofline(FILE *f, const cJSON *report, const mkp_groups *g) {
+    const cJSON *ceil = mkp_obj(report, "ceilings");
     double bw = 0, cp = 0;
-    int has_bw = mkpf_num(ceil, "bandwidth_gbs", &bw) && bw > 0;
-    int has_cp = mkpf_num(ceil, "compute_gflops", &cp) && cp > 0;
+    int has_bw = mkp_num(ceil, "bandwidth_gbs", &bw) && bw > 0;
+    int has_cp = mkp_num(ceil, "compute_gflops", &cp) && cp > 0;
 
     /* ranges */
     double xmin = 0, xmax = 0, ymin = 0, ymax = 0;
@@ -232,7 +232,7 @@ static void roofline(FILE *f, const cJSON *report, const mkpf_groups *g) {
                     px0, py0, px1, py1);
             double ang = atan2(py1 - py0, px1 - px0) * 180 / 3.14159265358979323846;
             double lx = px0 + 0.12 * (px1 - px0), ly = py0 + 0.12 * (py1 - py0);
-            mkpf_fmt_sig(num, sizeof num, bw, 3);
+            mkp_fmt_sig(num, sizeof num, bw, 3);
             fprintf(f, "<text class=\"rooflabel\" x=\"%.1f\" y=\"%.1f\" dy=\"-6\" "
                        "transform=\"rotate(%.1f %.1f %.1f)\">%s GB/s</text>\n",
                     lx, ly, ang, lx, ly, num);
@@ -245,7 +245,7 @@ static void roofline(FILE *f, const cJSON *report, const mkpf_groups *g) {
             fprintf(f, "<line class=\"roof\" id=\"roof-compute\" x1=\"%.1f\" y1=\"%.1f\" "
                        "x2=\"%.1f\" y2=\"%.1f\"/>\n",
                     rf_px(&a, x0), rf_py(&a, y0), rf_px(&a, x1), rf_py(&a, y1));
-            mkpf_fmt_sig(num, sizeof num, cp, 3);
+            mkp_fmt_sig(num, sizeof num, cp, 3);
             fprintf(f, "<text class=\"rooflabel\" x=\"%d\" y=\"%.1f\" text-anchor=\"end\">"
                        "%s GFLOP/s</text>\n",
                     RF_R - 6, rf_py(&a, y0) - 6, num);
@@ -299,7 +299,7 @@ static void roofline(FILE *f, const cJSON *report, const mkpf_groups *g) {
 
 enum { BD_W = 760, BD_ROW = 18, BD_HEAD = 26, BD_MAXLABEL = 40 };
 
-static void breakdown(FILE *f, const mkpf_groups *g) {
+static void breakdown(FILE *f, const mkp_groups *g) {
     if (g->nrows == 0) {
         fputs("<p>No kernel rows in this report.</p>\n", f);
         return;
@@ -307,8 +307,8 @@ static void breakdown(FILE *f, const mkpf_groups *g) {
     size_t maxlab = 0;
     for (int k = 0; k < g->nphases; k++)
         for (int r = 0; r < g->phases[k].n; r++) {
-            const char *s = mkpf_str(g->phases[k].rows[r], "step");
-            size_t n = mkpf_utf8_len(s ? s : MKPF_NONE);
+            const char *s = mkp_str(g->phases[k].rows[r], "step");
+            size_t n = mkp_utf8_len(s ? s : MKP_NONE);
             if (n > maxlab) maxlab = n;
         }
     if (maxlab > BD_MAXLABEL) maxlab = BD_MAXLABEL + 1;
@@ -320,9 +320,9 @@ static void breakdown(FILE *f, const mkpf_groups *g) {
             BD_W, height, BD_W, height);
     int y = 0;
     for (int k = 0; k < g->nphases; k++) {
-        const mkpf_phase *ph = &g->phases[k];
+        const mkp_report_phase *ph = &g->phases[k];
         char tot[48];
-        mkpf_fmt_sig(tot, sizeof tot, ph->total_ms, 4);
+        mkp_fmt_sig(tot, sizeof tot, ph->total_ms, 4);
         fprintf(f, "<text class=\"phase\" x=\"4\" y=\"%d\">", y + 18);
         h(f, ph->phase);
         fprintf(f, ": %s ms kernel time</text>\n", tot);
@@ -330,24 +330,24 @@ static void breakdown(FILE *f, const mkpf_groups *g) {
         for (int r = 0; r < ph->n; r++, y += BD_ROW) {
             const cJSON *row = ph->rows[r];
             double share = 0, t;
-            if (!mkpf_num(row, "share", &share) && mkpf_num(row, "time_ms", &t) && ph->total_ms > 0)
+            if (!mkp_num(row, "share", &share) && mkp_num(row, "time_ms", &t) && ph->total_ms > 0)
                 share = t / ph->total_ms;
             share = fmin(fmax(share, 0), 1);
-            mkpf_cells c;
-            mkpf_kernel_cells(row, &c);
+            mkp_cells c;
+            mkp_kernel_cells(row, &c);
             char pct[48];
-            mkpf_fmt_fixed(pct, sizeof pct, share * 100, 1);
+            mkp_fmt_fixed(pct, sizeof pct, share * 100, 1);
             fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", lx - 6, y + 12);
-            h_cut(f, c.cell[MKPF_COL_STEP], BD_MAXLABEL);
+            h_cut(f, c.cell[MKP_COL_STEP], BD_MAXLABEL);
             fprintf(f, "</text><rect class=\"bar\" x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"13\" "
                        "fill=\"%s\"><title>",
                     lx, y + 2, share * barw, phase_colour(ph->phase, k));
             h(f, ph->phase);
             fputs(" ", f);
-            h(f, c.cell[MKPF_COL_STEP]);
+            h(f, c.cell[MKP_COL_STEP]);
             fputs(" (", f);
-            h(f, c.cell[MKPF_COL_OP]);
-            fprintf(f, "): %s ms, %s %% of the phase</title></rect>", c.cell[MKPF_COL_TIME], pct);
+            h(f, c.cell[MKP_COL_OP]);
+            fprintf(f, "): %s ms, %s %% of the phase</title></rect>", c.cell[MKP_COL_TIME], pct);
             fprintf(f, "<text x=\"%.1f\" y=\"%d\">%s %%</text>\n", lx + share * barw + 4, y + 12,
                     pct);
         }
@@ -357,9 +357,9 @@ static void breakdown(FILE *f, const mkpf_groups *g) {
 
 /* ---- tables */
 
-static void kernel_table(FILE *f, const mkpf_phase *ph, int k) {
+static void kernel_table(FILE *f, const mkp_report_phase *ph, int k) {
     char tot[48];
-    mkpf_fmt_sig(tot, sizeof tot, ph->total_ms, 4);
+    mkp_fmt_sig(tot, sizeof tot, ph->total_ms, 4);
     fputs("<h3><span class=\"swatch\" style=\"background:", f);
     fputs(phase_colour(ph->phase, k), f);
     fputs("\"></span>", f);
@@ -367,15 +367,15 @@ static void kernel_table(FILE *f, const mkpf_phase *ph, int k) {
     fprintf(f, " (%d kernel%s, %s ms kernel time)</h3>\n<div class=\"scroll\">\n"
                "<table class=\"kernels\">\n<thead><tr>",
             ph->n, ph->n == 1 ? "" : "s", tot);
-    for (int c = 0; c < MKPF_NCOLS; c++)
-        fprintf(f, "<th%s>%s</th>", mkpf_col_numeric[c] ? " class=\"n\"" : "", mkpf_col_head[c]);
+    for (int c = 0; c < MKP_NCOLS; c++)
+        fprintf(f, "<th%s>%s</th>", mkp_col_numeric[c] ? " class=\"n\"" : "", mkp_col_head[c]);
     fputs("</tr></thead>\n<tbody>\n", f);
     for (int r = 0; r < ph->n; r++) {
-        mkpf_cells c;
-        mkpf_kernel_cells(ph->rows[r], &c);
+        mkp_cells c;
+        mkp_kernel_cells(ph->rows[r], &c);
         fputs("<tr>", f);
-        for (int i = 0; i < MKPF_NCOLS; i++) {
-            fputs(mkpf_col_numeric[i] ? "<td class=\"n\">" : "<td>", f);
+        for (int i = 0; i < MKP_NCOLS; i++) {
+            fputs(mkp_col_numeric[i] ? "<td class=\"n\">" : "<td>", f);
             h(f, c.cell[i]);
             fputs("</td>", f);
         }
@@ -402,7 +402,7 @@ static int raw_table(FILE *f, const char *caption, const cJSON *obj) {
             h(f, v->valuestring);
         } else if (cJSON_IsNumber(v)) {
             char buf[48];
-            mkpf_fmt_exact(buf, sizeof buf, v->valuedouble);
+            mkp_fmt_exact(buf, sizeof buf, v->valuedouble);
             h(f, buf);
         } else if (cJSON_IsBool(v)) {
             fputs(cJSON_IsTrue(v) ? "true" : "false", f);
@@ -444,10 +444,10 @@ static const char style[] =
     ".swatch{display:inline-block;width:10px;height:10px;margin-right:6px}\n"
     ".warn li{color:#8a4b00}\n";
 
-int mkprof_render_html(const cJSON *report, FILE *f) {
-    mkpf_summary s;
-    mkpf_groups g;
-    if (mkpf_prepare(report, f, "html", &s, &g) != 0) return -1;
+int mkp_render_html(const cJSON *report, FILE *f) {
+    mkp_summary s;
+    mkp_groups g;
+    if (mkp_prepare(report, f, "html", &s, &g) != 0) return -1;
     fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
           "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
           "<title>medkern profile: ",
@@ -482,23 +482,23 @@ int mkprof_render_html(const cJSON *report, FILE *f) {
     }
     fputs(nw ? "</ul>\n" : "<p>None.</p>\n", f);
     fputs("</section>\n\n<section id=\"settings\">\n<h2>Settings</h2>\n", f);
-    int bad = raw_table(f, "settings", mkpf_obj(report, "settings")) ||
-              raw_table(f, "model", mkpf_obj(report, "model")) ||
-              raw_table(f, "ceilings", mkpf_obj(report, "ceilings"));
+    int bad = raw_table(f, "settings", mkp_obj(report, "settings")) ||
+              raw_table(f, "model", mkp_obj(report, "model")) ||
+              raw_table(f, "ceilings", mkp_obj(report, "ceilings"));
     fputs("<table class=\"raw\">\n<caption>report</caption>\n", f);
     static const char *const meta[] = {"schema", "medkern_version", "git_commit", "date"};
     for (int i = 0; i < 4; i++) {
-        const char *v = mkpf_str(report, meta[i]);
+        const char *v = mkp_str(report, meta[i]);
         fprintf(f, "<tr><th>%s</th><td>", meta[i]);
-        h(f, v ? v : MKPF_NONE);
+        h(f, v ? v : MKP_NONE);
         fputs("</td></tr>\n", f);
     }
     fputs("</table>\n</section>\n</body>\n</html>\n", f);
-    mkpf_summary_free(&s);
-    mkpf_groups_free(&g);
+    mkp_summary_free(&s);
+    mkp_groups_free(&g);
     if (bad) {
         fprintf(stderr, "medkern profile: html: out of memory\n");
         return -1;
     }
-    return mkpf_finish(f, "html");
+    return mkp_finish(f, "html");
 }

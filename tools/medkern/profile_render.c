@@ -30,7 +30,7 @@
 /* Writes s with control characters as '?', padded with spaces to `width` code points,
    on the left when right != 0. */
 static void term_cell(FILE *f, const char *s, size_t width, int right) {
-    size_t len = mkpf_utf8_len(s);
+    size_t len = mkp_utf8_len(s);
     size_t pad = width > len ? width - len : 0;
     if (right)
         for (size_t i = 0; i < pad; i++) fputc(' ', f);
@@ -40,52 +40,52 @@ static void term_cell(FILE *f, const char *s, size_t width, int right) {
         for (size_t i = 0; i < pad; i++) fputc(' ', f);
 }
 
-static void term_kernels(FILE *f, const mkpf_phase *ph) {
-    mkpf_cells *cells = malloc((size_t)ph->n * sizeof *cells);
+static void term_kernels(FILE *f, const mkp_report_phase *ph) {
+    mkp_cells *cells = malloc((size_t)ph->n * sizeof *cells);
     if (!cells) {
         fprintf(f, "  (out of memory)\n");
         return;
     }
-    size_t width[MKPF_NCOLS];
-    for (int c = 0; c < MKPF_NCOLS; c++) width[c] = mkpf_utf8_len(mkpf_col_head[c]);
+    size_t width[MKP_NCOLS];
+    for (int c = 0; c < MKP_NCOLS; c++) width[c] = mkp_utf8_len(mkp_col_head[c]);
     for (int r = 0; r < ph->n; r++) {
-        mkpf_kernel_cells(ph->rows[r], &cells[r]);
-        for (int c = 0; c < MKPF_NCOLS; c++) {
-            size_t w = mkpf_utf8_len(cells[r].cell[c]);
+        mkp_kernel_cells(ph->rows[r], &cells[r]);
+        for (int c = 0; c < MKP_NCOLS; c++) {
+            size_t w = mkp_utf8_len(cells[r].cell[c]);
             if (w > width[c]) width[c] = w;
         }
     }
-    for (int c = 0; c < MKPF_NCOLS; c++) {
+    for (int c = 0; c < MKP_NCOLS; c++) {
         fputs("  ", f);
-        term_cell(f, mkpf_col_head[c], c == MKPF_NCOLS - 1 ? 0 : width[c], mkpf_col_numeric[c]);
+        term_cell(f, mkp_col_head[c], c == MKP_NCOLS - 1 ? 0 : width[c], mkp_col_numeric[c]);
     }
     fputc('\n', f);
-    for (int c = 0; c < MKPF_NCOLS; c++) {
+    for (int c = 0; c < MKP_NCOLS; c++) {
         fputs("  ", f);
         for (size_t i = 0; i < width[c]; i++) fputc('-', f);
     }
     fputc('\n', f);
     for (int r = 0; r < ph->n; r++) {
-        for (int c = 0; c < MKPF_NCOLS; c++) {
+        for (int c = 0; c < MKP_NCOLS; c++) {
             fputs("  ", f);
-            term_cell(f, cells[r].cell[c], c == MKPF_NCOLS - 1 ? 0 : width[c],
-                      mkpf_col_numeric[c]);
+            term_cell(f, cells[r].cell[c], c == MKP_NCOLS - 1 ? 0 : width[c],
+                      mkp_col_numeric[c]);
         }
         fputc('\n', f);
     }
     free(cells);
 }
 
-static void phase_heading(char *buf, size_t n, const mkpf_phase *ph) {
+static void phase_heading(char *buf, size_t n, const mkp_report_phase *ph) {
     char t[48];
-    mkpf_fmt_sig(t, sizeof t, ph->total_ms, 4);
+    mkp_fmt_sig(t, sizeof t, ph->total_ms, 4);
     snprintf(buf, n, "%d kernel%s, %s ms kernel time", ph->n, ph->n == 1 ? "" : "s", t);
 }
 
-int mkprof_render_table(const cJSON *report, FILE *f) {
-    mkpf_summary s;
-    mkpf_groups g;
-    if (mkpf_prepare(report, f, "table", &s, &g) != 0) return -1;
+int mkp_render_table(const cJSON *report, FILE *f) {
+    mkp_summary s;
+    mkp_groups g;
+    if (mkp_prepare(report, f, "table", &s, &g) != 0) return -1;
     fputs("medkern profile: ", f);
     term_cell(f, s.title, 0, 0);
     fputc('\n', f);
@@ -117,9 +117,9 @@ int mkprof_render_table(const cJSON *report, FILE *f) {
         term_cell(f, w->valuestring, 0, 0);
         fputc('\n', f);
     }
-    mkpf_summary_free(&s);
-    mkpf_groups_free(&g);
-    return mkpf_finish(f, "table");
+    mkp_summary_free(&s);
+    mkp_groups_free(&g);
+    return mkp_finish(f, "table");
 }
 
 /* ---- CSV */
@@ -142,8 +142,8 @@ static const char *const csv_cols[] = {
     "gbs", "gflops", "intensity", "predicted_ms", "bound", "ceiling_fraction"};
 enum { CSV_NCOLS = sizeof csv_cols / sizeof csv_cols[0] };
 
-int mkprof_render_csv(const cJSON *report, FILE *f) {
-    if (mkpf_check(report, f, "csv") != 0) return -1;
+int mkp_render_csv(const cJSON *report, FILE *f) {
+    if (mkp_check(report, f, "csv") != 0) return -1;
     for (int c = 0; c < CSV_NCOLS; c++) {
         if (c) fputc(',', f);
         csv_field(f, csv_cols[c]);
@@ -159,13 +159,13 @@ int mkprof_render_csv(const cJSON *report, FILE *f) {
                 csv_field(f, v->valuestring);
             } else if (cJSON_IsNumber(v)) {
                 char buf[48];
-                mkpf_fmt_exact(buf, sizeof buf, v->valuedouble);
+                mkp_fmt_exact(buf, sizeof buf, v->valuedouble);
                 fputs(buf, f);
             }
         }
         fputs("\r\n", f);
     }
-    return mkpf_finish(f, "csv");
+    return mkp_finish(f, "csv");
 }
 
 /* ---- markdown */
@@ -181,17 +181,17 @@ static void md_text(FILE *f, const char *s) {
     }
 }
 
-static void md_kernels(FILE *f, const mkpf_phase *ph) {
+static void md_kernels(FILE *f, const mkp_report_phase *ph) {
     fputs("|", f);
-    for (int c = 0; c < MKPF_NCOLS; c++) fprintf(f, " %s |", mkpf_col_head[c]);
+    for (int c = 0; c < MKP_NCOLS; c++) fprintf(f, " %s |", mkp_col_head[c]);
     fputs("\n|", f);
-    for (int c = 0; c < MKPF_NCOLS; c++) fputs(mkpf_col_numeric[c] ? " --: |" : " :-- |", f);
+    for (int c = 0; c < MKP_NCOLS; c++) fputs(mkp_col_numeric[c] ? " --: |" : " :-- |", f);
     fputc('\n', f);
     for (int r = 0; r < ph->n; r++) {
-        mkpf_cells cells;
-        mkpf_kernel_cells(ph->rows[r], &cells);
+        mkp_cells cells;
+        mkp_kernel_cells(ph->rows[r], &cells);
         fputs("|", f);
-        for (int c = 0; c < MKPF_NCOLS; c++) {
+        for (int c = 0; c < MKP_NCOLS; c++) {
             fputc(' ', f);
             md_text(f, cells.cell[c]);
             fputs(" |", f);
@@ -200,10 +200,10 @@ static void md_kernels(FILE *f, const mkpf_phase *ph) {
     }
 }
 
-int mkprof_render_markdown(const cJSON *report, FILE *f) {
-    mkpf_summary s;
-    mkpf_groups g;
-    if (mkpf_prepare(report, f, "markdown", &s, &g) != 0) return -1;
+int mkp_render_markdown(const cJSON *report, FILE *f) {
+    mkp_summary s;
+    mkp_groups g;
+    if (mkp_prepare(report, f, "markdown", &s, &g) != 0) return -1;
     fputs("# medkern profile: ", f);
     md_text(f, s.title);
     fputs("\n\n| summary | value |\n| :-- | :-- |\n", f);
@@ -230,7 +230,7 @@ int mkprof_render_markdown(const cJSON *report, FILE *f) {
         md_text(f, w->valuestring);
         fputc('\n', f);
     }
-    mkpf_summary_free(&s);
-    mkpf_groups_free(&g);
-    return mkpf_finish(f, "markdown");
+    mkp_summary_free(&s);
+    mkp_groups_free(&g);
+    return mkp_finish(f, "markdown");
 }

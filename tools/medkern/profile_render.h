@@ -12,13 +12,13 @@
 #include <cjson/cJSON.h>
 
 /* Terminal table (the default output): summary block, per-phase kernel tables, warnings. */
-int mkprof_render_table(const cJSON *report, FILE *f);
+int mkp_render_table(const cJSON *report, FILE *f);
 /* RFC 4180 CSV: one header row, then one row per kernel (columns: docs/profile-formats.md). */
-int mkprof_render_csv(const cJSON *report, FILE *f);
+int mkp_render_csv(const cJSON *report, FILE *f);
 /* GitHub-flavoured markdown: summary table, per-phase kernel tables, warnings. */
-int mkprof_render_markdown(const cJSON *report, FILE *f);
+int mkp_render_markdown(const cJSON *report, FILE *f);
 /* One self-contained HTML page (inline CSS and SVG, no scripts): summary, roofline plot,
  * time breakdown, kernel tables, warnings and settings. */
-int mkprof_render_html(const cJSON *report, FILE *f);
+int mkp_render_html(const cJSON *report, FILE *f);
 
 #endif

@@ -18,7 +18,7 @@ static void str_or_null(cJSON *o, const char *key, const char *s) {
     else cJSON_AddNullToObject(o, key);
 }
 
-double mkprof_step_time_ms(const mkp_plan *p, const mkprof_run_result *run, mkp_phase ph, int step) {
+double mkp_step_time_ms(const mkp_plan *p, const mkp_run_result *run, mkp_phase ph, int step) {
     const mkp_step *st = &p->steps[ph][step];
     if (!st->per_layer) return run->time_ms[ph][step][0];
     double t = 0;
@@ -28,20 +28,20 @@ double mkprof_step_time_ms(const mkp_plan *p, const mkprof_run_result *run, mkp_
     return t;
 }
 
-static double phase_time(const mkp_plan *p, const mkprof_run_result *run, mkp_phase ph) {
+static double phase_time(const mkp_plan *p, const mkp_run_result *run, mkp_phase ph) {
     double t = 0;
-    for (int i = 0; i < p->nsteps[ph]; i++) t += mkprof_step_time_ms(p, run, ph, i);
+    for (int i = 0; i < p->nsteps[ph]; i++) t += mkp_step_time_ms(p, run, ph, i);
     return t;
 }
 
-static void add_kernels(cJSON *arr, const mkprof_report_in *in, mkp_phase ph) {
+static void add_kernels(cJSON *arr, const mkp_report_in *in, mkp_phase ph) {
     const mkp_plan *p = in->plan;
-    const mkprof_ceilings *c = in->ceilings;
+    const mkp_ceilings *c = in->ceilings;
     const double total = phase_time(p, in->run, ph);
     const int roofline = c->bandwidth_gbs > 0 && c->compute_gflops > 0;
     for (int i = 0; i < p->nsteps[ph]; i++) {
         const mkp_step *st = &p->steps[ph][i];
-        const double t = mkprof_step_time_ms(p, in->run, ph, i);
+        const double t = mkp_step_time_ms(p, in->run, ph, i);
         cJSON *k = cJSON_CreateObject();
         if (!k) return;
         cJSON_AddItemToArray(arr, k);
@@ -67,13 +67,13 @@ static void add_kernels(cJSON *arr, const mkprof_report_in *in, mkp_phase ph) {
     }
 }
 
-cJSON *mkprof_report_build(const mkprof_report_in *in) {
+cJSON *mkp_report_build(const mkp_report_in *in) {
     const mkp_plan *p = in->plan;
     const mkm_config *m = &p->model;
     const mkp_settings *s = &p->set;
     cJSON *r = cJSON_CreateObject();
     if (!r) return NULL;
-    cJSON_AddStringToObject(r, "schema", MKPROF_SCHEMA);
+    cJSON_AddStringToObject(r, "schema", MKP_SCHEMA);
     cJSON_AddStringToObject(r, "medkern_version", in->version ? in->version : "");
     str_or_null(r, "git_commit", in->git_commit);
     str_or_null(r, "date", in->date);
@@ -111,7 +111,7 @@ cJSON *mkprof_report_build(const mkprof_report_in *in) {
     cJSON_AddNumberToObject(se, "layers_total", m->layers);
     cJSON_AddBoolToObject(se, "scaled", in->layers_run < m->layers);
 
-    const mkprof_ceilings *c = in->ceilings;
+    const mkp_ceilings *c = in->ceilings;
     cJSON *ce = cJSON_AddObjectToObject(r, "ceilings");
     num(ce, "bandwidth_gbs", c->bandwidth_gbs > 0 ? c->bandwidth_gbs : NAN);
     num(ce, "compute_gflops", c->compute_gflops > 0 ? c->compute_gflops : NAN);
@@ -155,7 +155,7 @@ cJSON *mkprof_report_build(const mkprof_report_in *in) {
     return r;
 }
 
-cJSON *mkprof_report_load(const char *path, char *err, size_t n) {
+cJSON *mkp_report_load(const char *path, char *err, size_t n) {
     FILE *f = fopen(path, "rb");
     if (!f) {
         snprintf(err, n, "cannot open %s: %s", path, strerror(errno));
@@ -189,8 +189,8 @@ cJSON *mkprof_report_load(const char *path, char *err, size_t n) {
         return NULL;
     }
     const cJSON *schema = cJSON_GetObjectItemCaseSensitive(r, "schema");
-    if (!cJSON_IsObject(r) || !cJSON_IsString(schema) || strcmp(schema->valuestring, MKPROF_SCHEMA)) {
-        snprintf(err, n, "%s is not a medkern profile report (\"schema\" must be \"%s\")", path, MKPROF_SCHEMA);
+    if (!cJSON_IsObject(r) || !cJSON_IsString(schema) || strcmp(schema->valuestring, MKP_SCHEMA)) {
+        snprintf(err, n, "%s is not a medkern profile report (\"schema\" must be \"%s\")", path, MKP_SCHEMA);
         cJSON_Delete(r);
         return NULL;
     }

@@ -32,8 +32,8 @@ typedef struct {
     mk_context *ctx;
     const mkp_plan *p;
     const mkm_config *c;
-    const mkprof_run_args *args;
-    mkprof_run_result *res;
+    const mkp_run_args *args;
+    mkp_run_result *res;
     mkref_rng rng;
     mk_dtype a;
     size_t as;
@@ -670,7 +670,7 @@ static mk_status pass(runner *r, mkp_phase ph, int g, int warm) {
     return MK_OK;
 }
 
-mk_status mkprof_run(mk_context *ctx, const mkprof_run_args *args, mkprof_run_result *out, char *err, size_t n) {
+mk_status mkp_run(mk_context *ctx, const mkp_run_args *args, mkp_run_result *out, char *err, size_t n) {
     runner r;
     memset(&r, 0, sizeof r);
     memset(out, 0, sizeof *out);

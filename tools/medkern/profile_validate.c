@@ -10,7 +10,7 @@
 enum { V_LAYERS = 2, V_HIDDEN = 256, V_HEADS = 8, V_KV_HEADS = 4, V_VOCAB = 512, V_BLOCK = 16 };
 #define V_INTERMEDIATE (V_HIDDEN * 8 / 3 / 8 * 8) /* 680, as medkern run-model */
 
-void mkprof_validate_model(int max_positions, mkm_config *c) {
+void mkp_validate_model(int max_positions, mkm_config *c) {
     memset(c, 0, sizeof *c);
     snprintf(c->name, sizeof c->name, "validate-llama-tiny");
     snprintf(c->source, sizeof c->source, "preset");
@@ -37,12 +37,12 @@ static const float *weight_of(void *arg, const char *name, int layer) {
     return mkref_model_weight((const mkref_model *)arg, name, layer);
 }
 
-mk_status mkprof_validate(mk_context *ctx, int batch, int prompt, int gen, uint64_t seed, int warmup,
-                          mkp_plan *plan, mkprof_run_result *run, int *layer_index, mkprof_validation *val,
+mk_status mkp_validate(mk_context *ctx, int batch, int prompt, int gen, uint64_t seed, int warmup,
+                          mkp_plan *plan, mkp_run_result *run, int *layer_index, mkp_validation *val,
                           char *err, size_t n) {
     const int L = prompt + gen;
     mkm_config model;
-    mkprof_validate_model(L, &model);
+    mkp_validate_model(L, &model);
     mkp_settings set = {MKP_W_F32, MKP_KV_F32, batch, prompt, gen, V_BLOCK};
     if (mkp_build(&model, &set, plan, err, n) != 0) return MK_ERR_INVALID_ARGUMENT;
     mkref_model_config rc = {V_VOCAB, V_HIDDEN, V_LAYERS, V_HEADS, V_KV_HEADS, V_HIDDEN / V_HEADS,
@@ -62,8 +62,8 @@ mk_status mkprof_validate(mk_context *ctx, int batch, int prompt, int gen, uint6
         for (int i = 0; i < L; i++) tokens[b * L + i] = (int32_t)(((uint64_t)b * 131u + (uint64_t)i * 7919u + seed) % V);
     if (s == MK_OK) {
         for (int i = 0; i < V_LAYERS; i++) layer_index[i] = i;
-        mkprof_run_args ra = {plan, V_LAYERS, layer_index, seed, warmup, weight_of, ref, tokens, dev, NULL, NULL};
-        s = mkprof_run(ctx, &ra, run, err, n);
+        mkp_run_args ra = {plan, V_LAYERS, layer_index, seed, warmup, weight_of, ref, tokens, dev, NULL, NULL};
+        s = mkp_run(ctx, &ra, run, err, n);
     }
     /* the reference: each sequence alone, its prefill's last logits then each decode step */
     for (int b = 0; s == MK_OK && b < batch; b++) {
@@ -87,7 +87,7 @@ mk_status mkprof_validate(mk_context *ctx, int batch, int prompt, int gen, uint6
         }
         val->max_abs_error = max_abs;
         val->rel_error = ref2 > 0 ? sqrt(diff2 / ref2) : sqrt(diff2);
-        val->tolerance = MKPROF_VALIDATE_TOLERANCE;
+        val->tolerance = MKP_VALIDATE_TOLERANCE;
         val->passed = nonfinite == 0 && val->rel_error <= val->tolerance;
     }
     free(tokens), free(dev), free(want), free(all);

@@ -15,17 +15,17 @@
 #include "profile_run.h"
 
 /* The bound on the relative L2 error of the logits (docs/profiling.md explains it). */
-#define MKPROF_VALIDATE_TOLERANCE 2e-5
+#define MKP_VALIDATE_TOLERANCE 2e-5
 
 /* The validation model as an mkm_config (name "validate-llama-tiny"). */
-void mkprof_validate_model(int max_positions, mkm_config *out);
+void mkp_validate_model(int max_positions, mkm_config *out);
 
 /* Runs the validation on ctx: batch sequences of `prompt` tokens then `gen` decode steps,
    device against the reference model. Fills the plan (f32 weights, f32 KV cache), the run
    (times, as a profile) and the comparison. MK_OK when everything ran (the comparison may
    still fail: val->passed). */
-mk_status mkprof_validate(mk_context *ctx, int batch, int prompt, int gen, uint64_t seed, int warmup,
-                          mkp_plan *plan, mkprof_run_result *run, int *layer_index, mkprof_validation *val,
+mk_status mkp_validate(mk_context *ctx, int batch, int prompt, int gen, uint64_t seed, int warmup,
+                          mkp_plan *plan, mkp_run_result *run, int *layer_index, mkp_validation *val,
                           char *err, size_t n);
 
 #endif
