@@ -196,6 +196,16 @@ static mk_status check_cache_arg(const mk_context *ctx, const mk_kv_cache *c) {
 #define ARG(cond, ...) \
     if (cond) return mk__fail(MK_ERR_INVALID_ARGUMENT, __VA_ARGS__)
 
+/* The variant the dispatcher picks for a (shape-only) call a over plan p, and its work
+   partition and workspace. */
+static mk_status plan_variant(mk_context *ctx, mk_op_args *a, mk_plan *p) {
+    mk__args_use_plan(a, p);
+    char why[1024];
+    const mk_kernel *k = mk__choose(ctx, a, why, sizeof why);
+    if (!k) return mk__fail(MK_ERR_UNSUPPORTED, "%s", why);
+    return mk__plan_work(ctx, k, a, p, 1);
+}
+
 static mk_status prefill_plan(mk_context *ctx, const mk_prefill_plan_desc *d, mk_plan *p) {
     ARG(!d, "desc is NULL");
     ARG(d->batch < 1 || d->batch > INT32_MAX - 1, "desc->batch is %lld (must be in [1, 2^31 - 2])", (long long)d->batch);
@@ -223,11 +233,7 @@ static mk_status prefill_plan(mk_context *ctx, const mk_prefill_plan_desc *d, mk
     mk_tensor q = mk_tensor_make(NULL, 0, p->q_dtype, 3, qshape), k = mk_tensor_make(NULL, 0, p->q_dtype, 3, kshape);
     mk_op_args a = {.op = MK_OP_ATTENTION_PREFILL};
     a.u.prefill.q = &q, a.u.prefill.out = &q, a.u.prefill.k = &k, a.u.prefill.v = &k;
-    mk__args_use_plan(&a, p);
-    char why[1024];
-    const mk_kernel *kv = mk__choose(ctx, &a, why, sizeof why);
-    if (!kv) return mk__fail(MK_ERR_UNSUPPORTED, "%s", why);
-    return mk__plan_work(ctx, kv, &a, p, 1);
+    return plan_variant(ctx, &a, p);
 }
 
 mk_status mk_prefill_plan_create(mk_context *ctx, const mk_prefill_plan_desc *desc, mk_plan **out) {
@@ -265,12 +271,7 @@ static mk_status decode_plan(mk_context *ctx, const mk_decode_plan_desc *d, mk_p
     mk_tensor q = mk_tensor_make(NULL, 0, p->q_dtype, 3, qshape);
     mk_op_args a = {.op = MK_OP_ATTENTION_DECODE};
     a.u.decode.q = &q, a.u.decode.out = &q, a.u.decode.cache = d->cache;
-    a.u.decode.params = p->params;
-    mk__args_use_plan(&a, p);
-    char why[1024];
-    const mk_kernel *k = mk__choose(ctx, &a, why, sizeof why);
-    if (!k) return mk__fail(MK_ERR_UNSUPPORTED, "%s", why);
-    return mk__plan_work(ctx, k, &a, p, 1);
+    return plan_variant(ctx, &a, p);
 }
 
 mk_status mk_decode_plan_create(mk_context *ctx, const mk_decode_plan_desc *desc, mk_plan **out) {
