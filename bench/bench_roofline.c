@@ -53,13 +53,15 @@ typedef struct {
     int nbuf;
     mk_qweight *qw;
     mk_kv_cache *cache;
-    mk_tensor x, y, q, table, lens, out;
+    mk_plan *plan;     /* decode: the step's plan (made once, untimed) */
+    mk_tensor x, y, q, out;
 } inputs;
 
 static void inputs_free(mk_context *ctx, inputs *in) {
     mk_synchronize(ctx);
     for (int i = 0; i < in->nbuf; i++) mk_buffer_free(in->buf[i]);
     mk_qweight_destroy(in->qw);
+    mk_plan_destroy(in->plan);
     mk_kv_cache_destroy(in->cache);
     memset(in, 0, sizeof *in);
 }
@@ -99,8 +101,8 @@ static int setup_gemv(mkb_state *st, mk_context *ctx, const rcase *c, inputs *in
            random_tensor(st, ctx, in, &in->y, 2, ys, seed + 3);
 }
 
-/* A cache of ctx tokens (every slot appended) for one sequence, its block table in a
-   shuffled order, q and out. */
+/* A cache of ctx tokens (every slot appended) for one sequence, the decode plan of its
+   block table in a shuffled order, q and out. */
 static int setup_decode(mkb_state *st, mk_context *ctx, const rcase *c, inputs *in, uint64_t seed) {
     int64_t blocks = (c->ctx + BLOCK - 1) / BLOCK, slots = blocks * BLOCK;
     mk_kv_cache_desc d = {blocks, BLOCK, HKV, HEAD_DIM, MK_F16};
@@ -133,9 +135,13 @@ static int setup_decode(mkb_state *st, mk_context *ctx, const rcase *c, inputs *
         v[i] = v[j], v[j] = t;
     }
     int32_t len = c->ctx;
-    int64_t ts[2] = {1, blocks}, ls[1] = {1}, qs[3] = {1, HQ, HEAD_DIM};
-    ok = ok && i32_tensor(st, ctx, in, &in->table, 2, ts, v) && i32_tensor(st, ctx, in, &in->lens, 1, ls, &len) &&
-         random_tensor(st, ctx, in, &in->q, 3, qs, seed + 2) && random_tensor(st, ctx, in, &in->out, 3, qs, seed + 3);
+    int64_t qs[3] = {1, HQ, HEAD_DIM};
+    ok = ok && random_tensor(st, ctx, in, &in->q, 3, qs, seed + 2) && random_tensor(st, ctx, in, &in->out, 3, qs, seed + 3);
+    if (ok) {
+        const mk_attn_params p = {0, 1, 0, 0};
+        const mk_decode_plan_desc pd = {1, blocks, v, &len, in->cache, HQ, MK_F16, p};
+        ok = mkb_check(st, mk_decode_plan_create(ctx, &pd, &in->plan), "mk_decode_plan_create");
+    }
     free(v);
     return ok;
 }
@@ -152,8 +158,7 @@ static double flops_of(const rcase *c) {
 
 static mk_status run(mk_context *ctx, const rcase *c, inputs *in) {
     if (c->op == OP_GEMV) return mk_qgemm(ctx, &in->x, in->qw, NULL, &in->y);
-    mk_attn_params p = {0, 1, 0, 0};
-    return mk_attention_decode(ctx, &in->q, in->cache, &in->table, &in->lens, &p, &in->out);
+    return mk_attention_decode_run(ctx, in->plan, &in->q, in->cache, &in->out);
 }
 
 static void bench_op(mkb_state *st, const void *arg) {
