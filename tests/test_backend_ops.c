@@ -1,5 +1,7 @@
 /*
- * The CUDA backend against the reference, on every CUDA device (none: SKIP):
+ * Every op of a device backend against the reference, on every device of the backend that
+ * `--backend NAME` names (cuda when absent; no such device: SKIP). ctest runs it as
+ * test_backend_ops_cuda (`--backend cuda`) and test_backend_ops_opencl (`--backend opencl`):
  *  1. silu_mul, gelu_mul (erf, tanh), add, rmsnorm (plain, 1 + w), layernorm (with and
  *     without b), rope (both styles, partial rotary_dim, linear and Llama 3 scaling,
  *     positions up to 100k) and gemm (bias or not, strided x and w) on odd shapes in
@@ -12,8 +14,8 @@
  *  3. the conversions themselves, through kv_append: every F16 and BF16 code, random
  *     F32 bit patterns (NaN payloads, subnormals, ties) into F16/BF16 caches, and FP8 /
  *     I8 encodings with the vector's amax pinned so that the scale is exactly 1;
- *  4. determinism (a second run gives the same bits), the variant that ran is a CUDA
- *     one, device info, buffers, events, and the qweight hooks round-trip exactly;
+ *  4. determinism (a second run gives the same bits), the variant that ran is one of
+ *     the backend under test, device info, buffers, events, and the qweight hooks round-trip exactly;
  *  5. attention prefill (F16/BF16 with D 64/80/96/128/256, F32 and D 8/33/40/256:
  *     varlen with empty sequences and Sq != Sk, causal, window, softcap, GQA, padded views, LSE incl. -inf rows, lse =
  *     NULL gives the same bits) and decode over the paged cache (all five cache dtypes,
@@ -25,7 +27,8 @@
  *     variant is cuda.w4a16_mma for M <= 64 and cuda.dequant_cublas above.
  *
  * `--backend ref` runs the same checks on the reference backend (a dry run of the test
- * itself on a machine without a GPU).
+ * itself on a machine without a GPU). `--only g1,g2` runs these groups only (the names in
+ * main).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -1137,7 +1140,7 @@ static int group_on(const char *list, const char *name) {
 }
 
 int main(int argc, char **argv) {
-    mkt_init(argc, argv, "test_cuda_ops");
+    mkt_init(argc, argv, "test_backend_ops");
     const char *only = NULL; /* --only g1,g2: run these groups (names as below) */
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--backend") == 0 && i + 1 < argc) backend = argv[++i];
@@ -1147,7 +1150,7 @@ int main(int argc, char **argv) {
     int n = mkt_devices(backend, ids, 16);
     if (n == 0) mkt_skip(strcmp(backend, "cuda") == 0 ? "no CUDA device" : "no device of that backend");
     for (int d = 0; d < n; d++) {
-        printf("[test_cuda_ops] device %s\n", ids[d]);
+        printf("[test_backend_ops] device %s\n", ids[d]);
         fflush(stdout);
         if (mk_context_create(ids[d], &ctx) != MK_OK) {
             mkt_fail_at(__FILE__, __LINE__, "mk_context_create(%s): %s", ids[d], mk_last_error());
@@ -1165,7 +1168,7 @@ int main(int argc, char **argv) {
         if (group_on(only, "conversions")) test_conversions();
         if (group_on(only, "qweights")) test_qweights();
         if (group_on(only, "qgemm")) test_qgemm();
-        printf("[test_cuda_ops] device %s: %d failures\n", ids[d], mkt_failures - before);
+        printf("[test_backend_ops] device %s: %d failures\n", ids[d], mkt_failures - before);
         mk_context_destroy(ctx);
         ctx = NULL;
     }

@@ -2,8 +2,9 @@
 # The CUDA emulator stage of the test command: builds the CUDA backend and kernels on the
 # CPU emulator (MEDKERN_CUDA_EMU=ON, tests/cuda_emu) with ASan + UBSan into
 # ${MEDKERN_EMU_BUILD_DIR:-build-cuda-emu} (OpenCL and benchmarks off: this stage is about
-# the CUDA code) and runs every ctest labelled cuda_emu: test_cuda_ops under the forward and
-# the warp-serial schedules, the emulator's collective and fault tests under both,
+# the CUDA code) and runs every ctest labelled cuda_emu: test_backend_ops_cuda
+# (test_backend_ops --backend cuda) and test_plans under the forward and the warp-serial
+# schedules, the emulator's collective and fault tests under both,
 # `medkern conform --device cuda:0 --quick`, and the ASan out-of-bounds report check.
 # Prints one summary line; exit status non-zero on any failure.
 # MEDKERN_EMU_SANITIZE (default address,undefined; empty for a plain build).

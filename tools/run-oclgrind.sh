@@ -3,7 +3,7 @@
 # out-of-bounds accesses and data races), one summary line like tools/run-sanitizers.sh:
 #   oclgrind  every ctest test labelled `opencl` that runs OpenCL code (commands and
 #             environment from `ctest --show-only=json-v1` of the build, so
-#             test_conversion_sweeps_opencl = test_cuda_ops --backend opencl and
+#             test_backend_ops_opencl = test_backend_ops --backend opencl and
 #             test_opencl_ext_variants run; left out: test_opencl_kernels_compile (clang
 #             only compiles) and test_opencl_ext_variants_assumed (its opencl.qgemv_dot8
 #             builds with -cl-std=CL3.0, which Oclgrind 21.10 advertises but cannot
@@ -77,7 +77,7 @@ for t in data.get("tests", []):
         continue
     rows.append((name, props.get("ENVIRONMENT", []), cmd))
 # the longest first (two at a time: the last to start should be short)
-first = ["test_conform", "test_conversion_sweeps_opencl", "test_opencl_qgemm", "test_opencl_ops",
+first = ["test_conform", "test_backend_ops_opencl", "test_opencl_qgemm", "test_opencl_ops",
          "test_opencl_attention"]
 rows.sort(key=lambda r: first.index(r[0]) if r[0] in first else len(first))
 for name, env, cmd in rows:

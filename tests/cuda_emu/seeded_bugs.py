@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Seeds known mistakes into copies of the CUDA kernels, one at a time, and records which
-emulator schedule's run of test_cuda_ops catches each (a seeded bug nothing catches is a gap
-in the suite). Usage: python3 tests/cuda_emu/seeded_bugs.py [WORKDIR] [--bug NAME]
+emulator schedule's run of test_backend_ops on the CUDA backend catches each (a seeded bug
+nothing catches is a gap in the suite).
+Usage: python3 tests/cuda_emu/seeded_bugs.py [WORKDIR] [--bug NAME]
 It copies the source tree into WORKDIR (default a temporary folder), builds the emulator
 tree there once (OpenCL and benchmarks off), then per bug patches one file, rebuilds
-incrementally and runs `test_cuda_ops --only GROUP` under the forward and the warp-serial
-schedules. Prints a markdown table; exits 1 if some bug was caught by neither."""
+incrementally and runs `test_backend_ops --backend cuda --only GROUP` under the forward
+and the warp-serial schedules. Prints a markdown table; exits 1 if some bug was caught by neither."""
 import os
 import shutil
 import subprocess
@@ -81,7 +82,7 @@ def main():
     if cfg.returncode:
         sys.exit(cfg.stdout[-3000:])
     jobs = str(os.cpu_count() or 2)
-    b = run(["cmake", "--build", build, "-j", jobs, "--target", "test_cuda_ops"], work)
+    b = run(["cmake", "--build", build, "-j", jobs, "--target", "test_backend_ops"], work)
     if b.returncode:
         sys.exit(b.stdout[-3000:])
     rows, missed = [], 0
@@ -94,7 +95,7 @@ def main():
             sys.exit(f"seeded bug '{name}': the text to change is no longer in {path}; update this script")
         open(fpath, "w").write(pristine.replace(old, new, 1))
         try:
-            b = run(["cmake", "--build", build, "-j", jobs, "--target", "test_cuda_ops"], work)
+            b = run(["cmake", "--build", build, "-j", jobs, "--target", "test_backend_ops"], work)
             if b.returncode:
                 result = {s: "build failed" for s in SCHEDULES}
             else:
@@ -102,7 +103,8 @@ def main():
                 for s in SCHEDULES:
                     env = dict(os.environ, MEDKERN_EMU_SCHEDULE=s)
                     t0 = time.time()
-                    r = run([os.path.join(build, "tests", "test_cuda_ops"), "--only", group], work, env)
+                    r = run([os.path.join(build, "tests", "test_backend_ops"), "--backend", "cuda",
+                             "--only", group], work, env)
                     fails = [l for l in r.stdout.splitlines() if l.startswith("FAIL") or "cuda-emu: error" in l]
                     if r.returncode != 0:
                         first = fails[0] if fails else r.stdout.strip().splitlines()[-1]
@@ -116,7 +118,7 @@ def main():
         missed += not caught
         rows.append((name, path, group, result))
         print(f"- {name}: " + "; ".join(f"{s}: {result[s]}" for s in SCHEDULES), flush=True)
-    run(["cmake", "--build", build, "-j", jobs, "--target", "test_cuda_ops"], work)
+    run(["cmake", "--build", build, "-j", jobs, "--target", "test_backend_ops"], work)
     print("\n| seeded bug | file | group | " + " | ".join(SCHEDULES) + " |")
     print("|---|---|---|" + "---|" * len(SCHEDULES))
     for name, path, group, result in rows:

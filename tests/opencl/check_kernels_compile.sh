@@ -79,12 +79,13 @@ compile() {
 # every file must be known here: a new kernel file needs its option sets below
 for f in "$dir"/*.cl; do
   case "$(basename "$f")" in
-    kv_cache.cl|elementwise.cl|gemm.cl|qgemm.cl|attention_prefill.cl|attention_decode.cl) ;;
+    kv_cache.cl|elementwise.cl|norm.cl|rope.cl|gemm.cl|qgemm.cl|attention_prefill.cl|attention_decode.cl) ;;
     *) echo "FAIL $(basename "$f"): no build options listed in $0"; bad=$((bad + 1)) ;;
   esac
 done
 
-# ---- baseline programs (ocl_kv.c, ocl_elementwise.c, ocl_gemm.c, ocl_attention.c, ocl_qgemm.c)
+# ---- baseline programs (ocl_kv.c, ocl_elementwise.c, ocl_norm.c, ocl_rope.c, ocl_gemm.c,
+#      ocl_attention.c, ocl_qgemm.c)
 compile base kv_cache.cl ""
 for t in 0 1 2; do
   for c in 0 1 2; do
@@ -93,7 +94,8 @@ for t in 0 1 2; do
   compile base kv_cache.cl "-DT_IN=$t -DT_CACHE=4 -DKV_QUANT=1 -DKV_PER=1"
   compile base kv_cache.cl "-DT_IN=$t -DT_CACHE=3 -DKV_QUANT=2 -DKV_PER=2"
   for b in 0 1 2 3; do compile base elementwise.cl "-DT_IN=$t -DBIN_OP=$b"; done
-  compile base elementwise.cl "-DT_IN=$t"
+  compile base norm.cl "-DT_IN=$t"
+  compile base rope.cl "-DT_IN=$t"
   compile base gemm.cl "-DT_IN=$t -DTM=32 -DTN=32 -DTK=64 -DWM=8 -DWN=8"
   compile base gemm.cl "-DT_IN=$t -DTM=64 -DTN=64 -DTK=16 -DWM=4 -DWN=4"
   compile base gemm.cl "-DT_IN=$t -DGEMV_MAX_M=4"
@@ -134,7 +136,7 @@ for set in khr20 khr30 intel; do
   std=""
   case $set in khr20) std="-cl-std=CL2.0" ;; khr30) std="-cl-std=CL3.0" ;; esac
   for t in 0 1 2; do
-    compile $set elementwise.cl "-DT_IN=$t $std -DMK_SUBGROUPS=1"         # opencl.wg_subgroup
+    compile $set norm.cl "-DT_IN=$t $std -DMK_SUBGROUPS=1"                # opencl.wg_subgroup
     compile $set gemm.cl "-DT_IN=$t -DGEMV_MAX_M=8 $std -DMK_SUBGROUPS=1" # opencl.gemv_subgroup
   done
 done
@@ -160,7 +162,7 @@ else
 fi
 
 # ---- the guards: extension options without the extension do not build
-compile base elementwise.cl "-DT_IN=1 -DMK_SUBGROUPS=1" "MK_SUBGROUPS needs"
+compile base norm.cl "-DT_IN=1 -DMK_SUBGROUPS=1" "MK_SUBGROUPS needs"
 compile base gemm.cl "-DT_IN=1 -DGEMV_MAX_M=8 -DMK_SUBGROUPS=1" "MK_SUBGROUPS needs"
 compile base elementwise.cl "-DT_IN=1 -DBIN_OP=3 -DMK_HALF=1" "MK_HALF needs"
 

@@ -165,8 +165,22 @@ mk_status ocl_tuning_file(const mk_context *ctx, char *path, size_t n);
 const char *ocl_tuned_variant(const mk_context *ctx, mk_op op, const mk_op_args *args, char *source,
                               size_t n);
 
+/* For the op-family files: ocl_always is the supports() of a variant that takes every
+   call its op accepts (ocl_backend.c); OCL_KERNEL defines such a variant; OCL_TRY
+   returns from the calling function with x's status unless it is MK_OK. */
+int ocl_always(const mk_context *ctx, const mk_op_args *args, char *why, size_t n);
+#define OCL_KERNEL(var, OP, name, prio, fn, text) \
+    static const mk_kernel var = {OP, name, "opencl", prio, text, ocl_always, fn, NULL}
+#define OCL_TRY(x)                      \
+    do {                                \
+        mk_status s_ = (x);             \
+        if (s_ != MK_OK) return s_;     \
+    } while (0)
+
 /* Kernel tables of the op-family files (each returns its static list). */
-const mk_kernel *const *ocl_elementwise_kernels(int *count); /* silu_mul, gelu_mul, add, rmsnorm, layernorm, rope */
+const mk_kernel *const *ocl_elementwise_kernels(int *count); /* silu_mul, gelu_mul, add      */
+const mk_kernel *const *ocl_norm_kernels(int *count);        /* rmsnorm, layernorm         */
+const mk_kernel *const *ocl_rope_kernels(int *count);        /* rope                       */
 const mk_kernel *const *ocl_gemm_kernels(int *count);        /* gemm                       */
 const mk_kernel *const *ocl_kv_kernels(int *count);          /* kv_append, kv_copy_blocks  */
 const mk_kernel *const *ocl_attention_kernels(int *count);   /* attention_prefill, attention_decode */

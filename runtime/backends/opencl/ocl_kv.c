@@ -9,11 +9,6 @@
 
 #include "opencl/ocl_internal.h"
 
-static int always(const mk_context *ctx, const mk_op_args *args, char *why, size_t n) {
-    (void)ctx, (void)args, (void)why, (void)n;
-    return 1;
-}
-
 static mk_status run_append(mk_context *ctx, const mk_op_args *a) {
     mk_kv_cache *c = a->u.kv_append.cache;
     const mk_tensor *k = a->u.kv_append.k, *v = a->u.kv_append.v, *sm = a->u.kv_append.slot_mapping;
@@ -78,9 +73,9 @@ static mk_status run_copy(mk_context *ctx, const mk_op_args *a) {
 
 static const mk_kernel k_append = {MK_OP_KV_APPEND, "opencl.per_head", "opencl", 10,
                                    "one work-group per (token, kv head, K|V); I8/FP8 bit-exact with the reference",
-                                   always, run_append, NULL};
+                                   ocl_always, run_append, NULL};
 static const mk_kernel k_copy = {MK_OP_KV_COPY_BLOCKS, "opencl.copy", "opencl", 10,
-                                 "one work-item per word of a block", always, run_copy, NULL};
+                                 "one work-item per word of a block", ocl_always, run_copy, NULL};
 
 static const mk_kernel *const ocl_kv_list[] = {&k_append, &k_copy};
 
