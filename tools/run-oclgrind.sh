@@ -7,7 +7,9 @@
 #             test_opencl_ext_variants run; left out: test_opencl_kernels_compile (clang
 #             only compiles) and test_opencl_ext_variants_assumed (its opencl.qgemv_dot8
 #             builds with -cl-std=CL3.0, which Oclgrind 21.10 advertises but cannot
-#             compile), each as `oclgrind --data-races --log LOG PROGRAM ARGS` with
+#             compile), and test_plans (label core: its runs over plans whose device
+#             copies and tile maps were overwritten with garbage must stay in bounds),
+#             each as `oclgrind --data-races --log LOG PROGRAM ARGS` with
 #             MEDKERN_TEST_SMALL=1
 #             (a few small odd shapes: tests/support/mktest.h) and the OpenCL ICDs hidden
 #             (OCL_ICD_VENDORS -> an empty dir; oclgrind LD_PRELOADs its own runtime, so
@@ -70,7 +72,7 @@ for t in data.get("tests", []):
     props = {p["name"]: p["value"] for p in t.get("properties", [])}
     labels = props.get("LABELS", [])
     name, cmd = t["name"], t.get("command") or []
-    wanted = "opencl" in labels or (name == "test_conform" and sys.argv[3] == "1")
+    wanted = "opencl" in labels or name == "test_plans" or (name == "test_conform" and sys.argv[3] == "1")
     if not wanted or name in left_out:
         continue
     if pick and not pick.search(name):
