@@ -9,7 +9,8 @@
  *
  * Per device, one context runs a representative sequence: buffers (alloc, write, fill,
  * copy, read), add, rmsnorm, gemm, rope (in place), a paged KV cache (create, append,
- * copy_blocks, read_block), decode, prefill with LSE, a QW4 weight (data_alloc, create,
+ * copy_blocks, read_block), decode, prefill with LSE (one-shot, then as plans and runs:
+ * plan creation allocates and uploads), a QW4 weight (data_alloc, create,
  * qgemm, read back) and a QW8A8 one (activations quantized on the device), a GGUF import,
  * events and synchronize; then a fresh add on new buffers, and everything is destroyed.
  * Every output is read back and hashed: "fault-injection: <device>: checksum <hex>".
@@ -54,6 +55,7 @@ typedef struct {
     mk_buffer *bufs[MAX_BUFS];
     int nbufs;
     mk_kv_cache *cache;
+    mk_plan *plans[2];        /* decode, prefill */
     mk_qweight *qw[2];
     mk_event *ev[2];
     mk_qweight_data data[3]; /* QW4 canonical, its read-back, QW8A8 */
@@ -376,6 +378,23 @@ static void seq_attention(run *r) {
     unwatch(r);
     GO(r, collect(r, "prefill out", &pout));
     GO(r, collect(r, "prefill lse", &lse));
+
+    /* the same two as plans and runs */
+    const mk_decode_plan_desc dd = {2, 2, table, lens, r->cache, 4, MK_F32, ap};
+    const mk_prefill_plan_desc pd = {2, cuq, cuk, 4, 2, 16, MK_F32, ap};
+    mk_tensor out2, pout2;
+    GO(r, output(r, "decode run out", MK_F32, 3, sq, &out2));
+    GO(r, output(r, "prefill run out", MK_F32, 3, spq, &pout2));
+    STEP(r, "mk_decode_plan_create", mk_decode_plan_create(r->ctx, &dd, &r->plans[0]));
+    STEP(r, "mk_prefill_plan_create", mk_prefill_plan_create(r->ctx, &pd, &r->plans[1]));
+    GO(r, watch(r, &out2));
+    STEP(r, "mk_attention_decode_run", mk_attention_decode_run(r->ctx, r->plans[0], &q, r->cache, &out2));
+    unwatch(r);
+    GO(r, watch(r, &pout2));
+    STEP(r, "mk_attention_prefill_run", mk_attention_prefill_run(r->ctx, r->plans[1], &pq, &pk, &pv, &pout2, NULL));
+    unwatch(r);
+    GO(r, collect(r, "decode run", &out2));
+    GO(r, collect(r, "prefill run out", &pout2));
 }
 
 static void seq_qgemm(run *r) {
@@ -472,6 +491,9 @@ static void seq_usable(run *r, mk_context *ctx) {
 static void release(run *r) {
     for (int i = 0; i < r->nbufs; i++) mk_buffer_free(r->bufs[i]);
     r->nbufs = 0;
+    mk_plan_destroy(r->plans[0]);
+    mk_plan_destroy(r->plans[1]);
+    r->plans[0] = r->plans[1] = NULL;
     mk_kv_cache_destroy(r->cache);
     mk_qweight_destroy(r->qw[0]);
     mk_qweight_destroy(r->qw[1]);
