@@ -643,12 +643,7 @@ static void check_prefill(const prefill_case *c) {
             MKT_OK(mk_attention_prefill(ctx, &tq, &tk, &tv, &tcq, &tck, &p, &to, &tl));
         } else {
             const mk_prefill_plan_desc pd = {B, cu_q, cu_k, Hq, Hkv, D, c->t, p};
-            mk_plan *plan = NULL;
-            MKT_OK(mk_prefill_plan_create(ctx, &pd, &plan));
-            const mk_sync_counters before = mkt_sync_counts(ctx);
-            MKT_OK(mk_attention_prefill_run(ctx, plan, &tq, &tk, &tv, &to, &tl));
-            mkt_check_no_sync(ctx, &before, what);
-            mk_plan_destroy(plan);
+            mkt_prefill_via_plan(ctx, &pd, &tq, &tk, &tv, &to, &tl, what);
         }
         check_variant(MK_OP_ATTENTION_PREFILL, what);
         download_view(&to, run ? out2 : out, what);
@@ -792,12 +787,7 @@ static void check_decode(const decode_case *c) {
             MKT_OK(mk_attention_decode(ctx, &tq, kv.dev, &tbt, &tcl, &p, &to));
         } else {
             const mk_decode_plan_desc pd = {B, max_blocks, bt, c->lens, kv.dev, Hq, c->qt, p};
-            mk_plan *plan = NULL;
-            MKT_OK(mk_decode_plan_create(ctx, &pd, &plan));
-            const mk_sync_counters before = mkt_sync_counts(ctx);
-            MKT_OK(mk_attention_decode_run(ctx, plan, &tq, kv.dev, &to));
-            mkt_check_no_sync(ctx, &before, what);
-            mk_plan_destroy(plan);
+            mkt_decode_via_plan(ctx, &pd, &tq, kv.dev, &to, what);
         }
         check_variant(MK_OP_ATTENTION_DECODE, what);
         download_view(&to, run ? again : out, what);

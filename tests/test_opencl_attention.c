@@ -121,13 +121,8 @@ static void run_prefill_case(mk_context *ctx, const char *dev, const char *varia
         if (run == 0) {
             MKT_OK(mk_attention_prefill(ctx, &tq, &tk, &tv, &tcq, &tck, &p, &to, &tl));
         } else {
-            mk_prefill_plan_desc pd = {B, cu_q, cu_k, Hq, Hkv, D, c->t, p};
-            mk_plan *plan = NULL;
-            MKT_OK(mk_prefill_plan_create(ctx, &pd, &plan));
-            const mk_sync_counters before = mkt_sync_counts(ctx);
-            MKT_OK(mk_attention_prefill_run(ctx, plan, &tq, &tk, &tv, &to, &tl));
-            mkt_check_no_sync(ctx, &before, what);
-            mk_plan_destroy(plan);
+            const mk_prefill_plan_desc pd = {B, cu_q, cu_k, Hq, Hkv, D, c->t, p};
+            mkt_prefill_via_plan(ctx, &pd, &tq, &tk, &tv, &to, &tl, what);
         }
         const char *last = mk_last_kernel(ctx, MK_OP_ATTENTION_PREFILL);
         MKT_CHECK(last && strcmp(last, variant) == 0, "%s: ran %s", what, last ? last : "nothing");
@@ -307,13 +302,8 @@ static void run_decode_case(mk_context *ctx, const char *dev, const char *varian
             MKT_CHECK(st == MK_OK, "%s: %s: %s", what, mk_status_string(st), mk_last_error());
             g_decode_ran++;
         } else {
-            mk_decode_plan_desc pd = {B, max_blocks, bt, c->lens, cache, Hq, c->qt, p};
-            mk_plan *plan = NULL;
-            MKT_OK(mk_decode_plan_create(ctx, &pd, &plan));
-            const mk_sync_counters before = mkt_sync_counts(ctx);
-            MKT_OK(mk_attention_decode_run(ctx, plan, &tq, cache, &to));
-            mkt_check_no_sync(ctx, &before, what);
-            mk_plan_destroy(plan);
+            const mk_decode_plan_desc pd = {B, max_blocks, bt, c->lens, cache, Hq, c->qt, p};
+            mkt_decode_via_plan(ctx, &pd, &tq, cache, &to, what);
         }
         const char *last = mk_last_kernel(ctx, MK_OP_ATTENTION_DECODE);
         MKT_CHECK(last && strcmp(last, variant) == 0, "%s: ran %s", what, last ? last : "nothing");

@@ -117,6 +117,12 @@ mk_sync_counters mkt_sync_counts(const mk_context *ctx);
 /* Fails unless ctx's counters still equal before: `what` (a run call) read nothing back,
    uploaded nothing blocking and waited for nothing. */
 void mkt_check_no_sync(const mk_context *ctx, const mk_sync_counters *before, const char *what);
+/* Prefill / decode as plan + run: the plan made from d (host arrays), the run checked
+   with mkt_check_no_sync, the plan destroyed. */
+void mkt_prefill_via_plan(mk_context *ctx, const mk_prefill_plan_desc *d, const mk_tensor *q, const mk_tensor *k,
+                          const mk_tensor *v, const mk_tensor *out, const mk_tensor *lse, const char *what);
+void mkt_decode_via_plan(mk_context *ctx, const mk_decode_plan_desc *d, const mk_tensor *q, const mk_kv_cache *cache,
+                         const mk_tensor *out, const char *what);
 
 #ifdef __cplusplus
 }

@@ -141,3 +141,25 @@ void mkt_check_no_sync(const mk_context *ctx, const mk_sync_counters *before, co
               (unsigned long long)(now.readbacks - before->readbacks),
               (unsigned long long)(now.uploads - before->uploads), (unsigned long long)(now.syncs - before->syncs));
 }
+
+void mkt_prefill_via_plan(mk_context *ctx, const mk_prefill_plan_desc *d, const mk_tensor *q, const mk_tensor *k,
+                          const mk_tensor *v, const mk_tensor *out, const mk_tensor *lse, const char *what) {
+    mk_plan *plan = NULL;
+    MKT_OK(mk_prefill_plan_create(ctx, d, &plan));
+    if (!plan) return;
+    const mk_sync_counters before = mkt_sync_counts(ctx);
+    MKT_OK(mk_attention_prefill_run(ctx, plan, q, k, v, out, lse));
+    mkt_check_no_sync(ctx, &before, what);
+    mk_plan_destroy(plan);
+}
+
+void mkt_decode_via_plan(mk_context *ctx, const mk_decode_plan_desc *d, const mk_tensor *q, const mk_kv_cache *cache,
+                         const mk_tensor *out, const char *what) {
+    mk_plan *plan = NULL;
+    MKT_OK(mk_decode_plan_create(ctx, d, &plan));
+    if (!plan) return;
+    const mk_sync_counters before = mkt_sync_counts(ctx);
+    MKT_OK(mk_attention_decode_run(ctx, plan, q, cache, out));
+    mkt_check_no_sync(ctx, &before, what);
+    mk_plan_destroy(plan);
+}
