@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # README's second command (and CI's): installs what is missing, builds with warnings as
-# errors (CUDA for every architecture where nvcc exists), runs the whole ctest suite (CUDA tests report SKIP without a GPU), then the CUDA
+# errors (CUDA for every architecture where nvcc exists), runs the whole ctest suite (CUDA tests report SKIP without a GPU;
+# the `sass` tests check the CUDA machine code where nvcc exists: tools/cuda-sass-report), then the CUDA
 # emulator stage (tools/run-cuda-emu.sh: the CUDA kernels on the CPU emulator with
 # ASan+UBSan), the Oclgrind stage (tools/run-oclgrind.sh), the sanitizer stages
 # (tools/run-sanitizers.sh: ASan+UBSan, valgrind, TSan) and the fuzz targets for a bounded

@@ -14,6 +14,7 @@ packages=(
   libbenchmark-dev                              # Google Benchmark (bench/)
   libbenchmark-tools python3-scipy              # its compare.py, cross-checks `medkern compare`
   python3                                       # test scripts validate JSON with it
+  python3-venv                                  # tools/cuda-sass-report: its venv of NVIDIA's PyPI tools
   chromium                                      # headless render of the HTML profile report: tests/cli/profile_html.sh
   python3-jsonschema                            # tests/cli/conform.sh: report vs docs/conform.schema.json
                                                 # (and profile_html.sh, profile.sh: docs/profile-report.schema.json)
