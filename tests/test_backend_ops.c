@@ -707,6 +707,18 @@ static const decode_case decode_cases[] = {
     {MK_F16, MK_F32, 40, 4, 2, 8, 2, {2100, 9}, -1, 5.0f, 0},
     {MK_I8, MK_F32, 33, 6, 3, 7, 3, {130, 1, 64}, 0, 0.0f, 0},
     {MK_FP8_E4M3, MK_F16, 1, 2, 1, 4, 1, {10}, -1, 0.0f, 0},
+    /* page sizes 1 and 32, groups 1/4/5/8/32, contexts of 1 next to 1000+ (splits, some
+       of them empty), every cache dtype: on CUDA, F16/BF16 caches with q of their dtype
+       and groups >= 4 take the tensor-core kernel (D 80 and 256 too), the rest SIMT */
+    {MK_BF16, MK_BF16, 128, 40, 8, 1, 2, {1, 1100}, -1, 0.0f, 0},
+    {MK_F16, MK_F16, 64, 8, 1, 32, 2, {1031, 1}, -1, 10.0f, 0},
+    {MK_F16, MK_F16, 256, 8, 2, 16, 1, {1200}, 200, 0.0f, 0},
+    {MK_BF16, MK_BF16, 80, 20, 4, 16, 2, {300, 77}, -1, 0.0f, 8},
+    {MK_F16, MK_F16, 64, 32, 1, 16, 1, {600}, -1, 0.0f, 0},
+    {MK_I8, MK_BF16, 128, 8, 8, 32, 2, {1000, 3}, -1, 0.0f, 0},
+    {MK_FP8_E4M3, MK_F32, 128, 32, 4, 1, 1, {1100}, -1, 0.0f, 0},
+    {MK_F32, MK_F32, 256, 5, 1, 16, 1, {1030}, -1, 0.0f, 0},
+    {MK_BF16, MK_F16, 128, 8, 2, 32, 2, {1, 1500}, 700, 0.0f, 0},
 };
 /* MEDKERN_TEST_SMALL: the same kinds of cases with contexts up to 300 (one split on a
    GPU-type OpenCL device's 256-key minimum chunk) */

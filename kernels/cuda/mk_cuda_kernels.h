@@ -99,11 +99,15 @@ cudaError_t mkc_gemm_bias_fill(size_t elem_bytes, const void *bias, void *y, int
    (contiguous) of q_dtype (F32/F16/BF16); block_table [batch][max_blocks]; context_lens
    [batch]. Split s of a sequence covers visible keys [lo + s*chunk, lo + (s+1)*chunk).
    With splits > 1, partial holds [batch][num_q_heads][splits][D] f32 outputs and, from
-   element ml_offset on, [batch][num_q_heads][splits][2] (m, l); a merge kernel writes out.
-   batch <= 65535, splits <= 65535. */
+   element ml_offset on, [batch][num_q_heads][splits][2] (m in log2 units, l); a merge
+   kernel writes out. batch <= 65535, splits <= 65535. Needs sm_80+ (cp.async).
+   tensor_cores: the device has mma.sync m16n8k16 (sm_80+); groups of >= 4 query heads
+   over an F16/BF16 cache with q of the same dtype then run on tensor cores.
+   mkc_decode_heads_per_block: query heads of one KV group a thread block computes (the
+   plan's head groups: ceil(group / it) blocks per kv head). mkc_decode_smem: the dynamic
+   shared memory a launch may ask for (bytes; above 48 KB needs the opt-in limit). */
 enum {
-    MKC_DECODE_HEADS_PER_BLOCK = 8, /* query heads of one KV group a thread block computes */
-    MKC_DECODE_SPLIT_ALIGN = 32     /* chunk must be a multiple (the K tile is 16 or 32 keys) */
+    MKC_DECODE_SPLIT_ALIGN = 64 /* chunk must be a multiple (whole K tiles of <= 64 keys) */
 };
 typedef struct {
     mk_dtype q_dtype;
@@ -120,8 +124,11 @@ typedef struct {
     int splits, chunk;
     float *partial;
     int64_t ml_offset;
+    int tensor_cores;
 } mkc_decode_args;
 
+int mkc_decode_heads_per_block(mk_dtype q_dtype, mk_dtype cache_dtype, int group, int head_dim, int tensor_cores);
+size_t mkc_decode_smem(mk_dtype q_dtype, mk_dtype cache_dtype, int group, int head_dim, int tensor_cores);
 cudaError_t mkc_attention_decode(const mkc_decode_args *a, cudaStream_t stream);
 
 /* ---- attention_prefill.cu: flash attention on tensor cores (mma.sync m16n8k16, sm_80+).

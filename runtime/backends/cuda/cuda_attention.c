@@ -8,13 +8,15 @@
  *                 f32 SIMT flash attention for everything else (F32, any D <= 256, pre-
  *                 sm_80 GPUs); lower priority than cuda.fa2_mma.
  *   cuda.splitkv  decode over the paged cache: split-KV flash decoding + merge
- *                 (kernels/cuda/attention_decode.cu), the query heads of a KV group
- *                 sharing each K/V load, every cache dtype dequantized in registers.
+ *                 (kernels/cuda/attention_decode.cu), sm_80+: K/V pages through a
+ *                 3-stage cp.async ring, the query heads of a KV group sharing each K/V
+ *                 load (on tensor cores for groups >= 4 over F16/BF16 caches), every
+ *                 cache dtype dequantized in registers.
  *
  * Decode runs the split-KV partition of its plan (decode_plan, the variant's plan hook:
- * the shared rule of runtime/src/splitkv.c with kTargetPerSm blocks per SM, no split
- * shorter than kMinChunk keys, at most kMaxSplits); its partial outputs and (m, l) go to
- * the plan's workspace. Nothing is read back and nothing waits. The decode kernel clamps
+ * the shared rule of runtime/src/splitkv.c with as many blocks per SM as fit, at most
+ * kTargetPerSm, no split shorter than kMinChunk keys, at most kMaxSplits); its partial
+ * outputs and (m, l) go to the plan's workspace. Nothing is read back and nothing waits. The decode kernel clamps
  * context lengths to the block table and block indices to the pool.
  */
 #include <math.h>
@@ -24,13 +26,20 @@
 #include "cuda/cuda_internal.h"
 
 enum {
-    kTargetPerSm = 4,  /* decode blocks per SM the partition aims for              */
+    kTargetPerSm = 4,  /* decode blocks per SM the partition aims for at most      */
     kMinChunk = 256,   /* keys; shorter splits cost more in the merge than they save */
     kMaxSplits = 64,
     kMaxGrid = 65535   /* gridDim.y (sequences)                                     */
 };
 
 /* ------------------------------------------------------------------ decode */
+
+/* The tensor-core decode kernel runs where mma.sync exists (sm_80+) and its stage ring
+   fits the device's shared memory (not on sm_86/sm_89's 99 KB for D > 64): otherwise
+   the SIMT kernel takes those groups. */
+static int decode_tc(const cuda_device *dev, mk_dtype q, mk_dtype cache, int group, int head_dim) {
+    return dev->cc_major >= 8 && mkc_decode_smem(q, cache, group, head_dim, 1) <= dev->smem_optin;
+}
 
 static int decode_supports(const mk_context *ctx, const mk_op_args *a, char *why, size_t n) {
     if (!cuda_kernels_available(ctx, why, n)) return 0;
@@ -40,19 +49,36 @@ static int decode_supports(const mk_context *ctx, const mk_op_args *a, char *why
         return mk__why(why, n, "q dtype %s (F32, F16 or BF16 only)", mk_dtype_name(q->dtype));
     if (q->shape[0] > kMaxGrid)
         return mk__why(why, n, "batch %lld is over %d sequences per launch", (long long)q->shape[0], kMaxGrid);
+    const mk_kv_cache_desc *c = &a->u.decode.cache->desc;
+    const cuda_device *dev = cuda_of(ctx)->dev;
+    if (dev->cc_major < 8)
+        return mk__why(why, n, "cp.async needs compute capability 8.0+, device has %d.%d", dev->cc_major,
+                       dev->cc_minor);
+    const int G = (int)(q->shape[1] / c->num_kv_heads);
+    const size_t smem = mkc_decode_smem(q->dtype, c->dtype, G, c->head_dim, decode_tc(dev, q->dtype, c->dtype, G, c->head_dim));
+    if (smem > 48 * 1024 && smem > dev->smem_optin)
+        return mk__why(why, n, "needs %zu bytes of shared memory per block, device allows %zu", smem, dev->smem_optin);
     /* the plan's power-of-two bucket of the longest context must stay an int */
     if (a->u.decode.block_table->shape[1] * a->u.decode.cache->desc.block_size > (int64_t)1 << 30)
         return mk__why(why, n, "block table width x block size is over 2^30 keys");
     return 1;
 }
 
-/* The split-KV partition (runtime/src/splitkv.c) of a decode plan on this GPU. */
+/* The split-KV partition (runtime/src/splitkv.c) of a decode plan on this GPU: enough
+   splits for the blocks that fit on every SM at once (shared memory bound: the kernel's
+   stage ring; at most kTargetPerSm), no split under kMinChunk keys, at most kMaxSplits. */
 static mk_status decode_plan(const mk_context *ctx, const mk_op_args *a, mk_work *w) {
     const mk_plan *p = a->u.decode.plan;
+    const cuda_device *dev = cuda_of(ctx)->dev;
     const int G = p->num_q_heads / p->cache.num_kv_heads;
-    const int64_t head_groups = (int64_t)p->cache.num_kv_heads *
-                                ((G + MKC_DECODE_HEADS_PER_BLOCK - 1) / MKC_DECODE_HEADS_PER_BLOCK);
-    const mk_splitkv_params sp = {.compute_units = cuda_of(ctx)->dev->sm_count, .per_unit = kTargetPerSm,
+    const int tc = decode_tc(dev, p->q_dtype, p->cache.dtype, G, p->cache.head_dim);
+    const int hpb = mkc_decode_heads_per_block(p->q_dtype, p->cache.dtype, G, p->cache.head_dim, tc);
+    const int64_t head_groups = (int64_t)p->cache.num_kv_heads * ((G + hpb - 1) / hpb);
+    /* the SM's shared memory is the opt-in limit plus the 1 KB the driver keeps per block */
+    const size_t smem = mkc_decode_smem(p->q_dtype, p->cache.dtype, G, p->cache.head_dim, tc) + 1024;
+    int per_sm = (int)((dev->smem_optin + 1024) / smem);
+    per_sm = per_sm < 1 ? 1 : per_sm > kTargetPerSm ? kTargetPerSm : per_sm;
+    const mk_splitkv_params sp = {.compute_units = dev->sm_count, .per_unit = per_sm,
                                   .min_chunk = kMinChunk, .max_splits = kMaxSplits,
                                   .tile = MKC_DECODE_SPLIT_ALIGN};
     mk__splitkv_partition(&sp, p->n * head_groups, p->max_k, w);
@@ -88,6 +114,7 @@ static mk_status decode_run(mk_context *ctx, const mk_op_args *a) {
     d.softcap = p->softcap;
     d.window_left = mk__window_left(p);
     d.splits = plan->work.splits, d.chunk = plan->work.chunk;
+    d.tensor_cores = decode_tc(cuda_of(ctx)->dev, q->dtype, cache->desc.dtype, Hq / Hkv, D);
     if (d.splits > 1) {
         d.partial = (float *)cuda_buf(plan->workspace);
         d.ml_offset = (int64_t)B * Hq * d.splits * D;
@@ -214,8 +241,9 @@ static const mk_kernel k_tiled = {
 
 static const mk_kernel k_splitkv = {
     MK_OP_ATTENTION_DECODE, "cuda.splitkv", "cuda", 10,
-    "split-KV flash decoding over the paged cache + deterministic merge; a KV group's query "
-    "heads share each K/V load; f16/bf16/f32/i8/fp8 caches dequantized in registers",
+    "split-KV flash decoding over the paged cache + deterministic merge (sm_80+): 16-byte "
+    "cp.async pages in a 3-stage ring, a KV group's query heads share each K/V load (mma.sync "
+    "for groups >= 4 on f16/bf16 caches), f16/bf16/f32/i8/fp8 caches dequantized in registers",
     decode_supports, decode_run, decode_plan};
 
 static const mk_kernel *const kernels[] = {&k_fa2, &k_tiled, &k_splitkv};
