@@ -11,6 +11,7 @@ extern "C" {
 
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
@@ -32,6 +33,7 @@ struct mkb_state {
     bool stopped;      // skipped or failed
     int64_t iter;
     double seconds;    // manual time of the finished iterations
+    std::vector<double> times; // each finished iteration's seconds (mkb_median_seconds)
     double bytes, flops;
     int op;            // -1 = none
     std::string label;
@@ -277,6 +279,7 @@ int mkb_next(mkb_state *st) {
         if (!st->stopped) {
             st->gb->SetIterationTime(s);
             st->seconds += s;
+            st->times.push_back(s);
             st->iter++;
         }
     }
@@ -293,6 +296,14 @@ int mkb_next(mkb_state *st) {
 
 int64_t mkb_iter(const mkb_state *st) { return st->iter; }
 double mkb_seconds_per_iter(const mkb_state *st) { return st->iter ? st->seconds / (double)st->iter : 0; }
+double mkb_median_seconds(const mkb_state *st) {
+    if (st->times.empty()) return 0;
+    std::vector<double> t = st->times;
+    const size_t h = t.size() / 2;
+    std::nth_element(t.begin(), t.begin() + (long)h, t.end());
+    if (t.size() % 2) return t[h];
+    return 0.5 * (t[h] + *std::max_element(t.begin(), t.begin() + (long)h));
+}
 void mkb_set_bytes(mkb_state *st, double b) { st->bytes = b; }
 void mkb_set_flops(mkb_state *st, double f) { st->flops = f; }
 void mkb_set_op(mkb_state *st, mk_op op) { st->op = (int)op; }

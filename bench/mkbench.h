@@ -110,6 +110,8 @@ int mkb_sets(mkb_state *st, double set_bytes);
    the first). After the loop: the run's time per iteration, e.g. to relate it to
    another benchmark of the same process (bench_roofline's ratios). */
 double mkb_seconds_per_iter(const mkb_state *st);
+/* The median of the finished iterations' manual seconds (0 before the first). */
+double mkb_median_seconds(const mkb_state *st);
 
 /* ---- the STREAM-like host read (mkb_host_read.c) */
 /* The body of a host read benchmark: a sum of 64-bit integers over an array of `bytes`

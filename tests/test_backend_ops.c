@@ -10,7 +10,8 @@
  *     tolerances from mkt_tol; in-place forms where the API allows them;
  *  2. kv_append bit for bit against the reference cache for all five cache dtypes and
  *     three input dtypes (padding slots, overwrites, an all-zero and an underflowing
- *     vector, strided inputs), and copy_blocks likewise;
+ *     vector, strided inputs, views whose stride or offset is no whole 16-byte word, D 1
+ *     to 256: the CUDA backend's vector and scalar paths), and copy_blocks likewise;
  *  3. the conversions themselves, through kv_append: every F16 and BF16 code, random
  *     F32 bit patterns (NaN payloads, subnormals, ties) into F16/BF16 caches, and FP8 /
  *     I8 encodings with the vector's amax pinned so that the scale is exactly 1;
@@ -69,25 +70,34 @@ static size_t view_offset(int ndim, const int64_t *shape, const int64_t *stride,
     return off;
 }
 
-/* x (row-major over shape) into a new guarded buffer laid out with `stride`; the gaps
-   between the view's elements hold 0xFF bytes (NaN in every float type), so a kernel
-   that reads them poisons its output and one that writes them is caught. */
-static mk_tensor upload_view(mk_dtype t, int ndim, const int64_t *shape, const int64_t *stride,
-                             const float *x) {
-    const size_t ext = view_extent(ndim, shape, stride), es = mk_dtype_size(t), n = shape_numel(ndim, shape);
+/* x (row-major over shape) into a new guarded buffer laid out with `stride`, the view
+   starting `at` elements into the buffer; the gaps between the view's elements (and the
+   `at` elements before it) hold 0xFF bytes (NaN in every float type), so a kernel that
+   reads them poisons its output and one that writes them is caught. */
+static mk_tensor upload_view_at(mk_dtype t, int ndim, const int64_t *shape, const int64_t *stride,
+                                size_t at, const float *x) {
+    const size_t es = mk_dtype_size(t), ext = at + view_extent(ndim, shape, stride);
+    const size_t n = shape_numel(ndim, shape);
     uint8_t *host = mkt_alloc(ext * es);
     memset(host, 0xFF, ext * es);
-    for (size_t i = 0; i < n; i++) mkref_store(t, host, (int64_t)view_offset(ndim, shape, stride, i), x[i]);
+    for (size_t i = 0; i < n; i++)
+        mkref_store(t, host, (int64_t)(at + view_offset(ndim, shape, stride, i)), x[i]);
     mk_buffer *b = mkt_buffer(ctx, ext * es);
     MKT_OK(mk_buffer_write(b, 0, host, ext * es));
     free(host);
     mk_tensor v;
     memset(&v, 0, sizeof v);
     v.buf = b;
+    v.offset = at * es;
     v.dtype = t;
     v.ndim = ndim;
     for (int d = 0; d < ndim; d++) v.shape[d] = shape[d], v.stride[d] = stride[d];
     return v;
+}
+
+static mk_tensor upload_view(mk_dtype t, int ndim, const int64_t *shape, const int64_t *stride,
+                             const float *x) {
+    return upload_view_at(t, ndim, shape, stride, 0, x);
 }
 
 /* Reads a view (offset 0) back as floats; checks that its gaps still hold 0xFF bytes and
@@ -453,12 +463,14 @@ static void kv_compare(const kv_pair *kv, const char *what) {
     free(k), free(v), free(ks), free(vs);
 }
 
-/* Appends k, v [T][H][D] (rows padded by pad elements between tokens) on both caches. */
+/* Appends k, v [T][H][D] (rows padded by pad elements between tokens, the views starting
+   `at` elements into their buffers) on both caches. */
 static void kv_append_both(kv_pair *kv, mk_dtype it, const float *k, const float *v,
-                           const int32_t *slots, int64_t T, int pad) {
+                           const int32_t *slots, int64_t T, int pad, int at) {
     const int H = kv->host.desc.num_kv_heads, D = kv->host.desc.head_dim;
     const int64_t shape[3] = {T, H, D}, stride[3] = {(int64_t)H * D + pad, D, 1}, sshape[1] = {T};
-    mk_tensor kt = upload_view(it, 3, shape, stride, k), vt = upload_view(it, 3, shape, stride, v);
+    mk_tensor kt = upload_view_at(it, 3, shape, stride, (size_t)at, k);
+    mk_tensor vt = upload_view_at(it, 3, shape, stride, (size_t)at, v);
     mk_tensor st = mkt_upload_i32(ctx, 1, sshape, slots);
     if (T % 2 == 0) { /* half of the appends as plan + run: no readback, no wait */
         mk_plan *plan = NULL;
@@ -475,10 +487,10 @@ static void kv_append_both(kv_pair *kv, mk_dtype it, const float *k, const float
     mkt_free(&kt), mkt_free(&vt), mkt_free(&st);
 }
 
-static void check_kv(mk_dtype ct, mk_dtype it, int64_t nb, int bs, int H, int D, int pad) {
+static void check_kv(mk_dtype ct, mk_dtype it, int64_t nb, int bs, int H, int D, int pad, int at) {
     char what[160];
-    snprintf(what, sizeof what, "kv cache %s <- %s blocks=%lld block_size=%d H=%d D=%d pad=%d",
-             mk_dtype_name(ct), mk_dtype_name(it), (long long)nb, bs, H, D, pad);
+    snprintf(what, sizeof what, "kv cache %s <- %s blocks=%lld block_size=%d H=%d D=%d pad=%d at=%d",
+             mk_dtype_name(ct), mk_dtype_name(it), (long long)nb, bs, H, D, pad, at);
     kv_pair kv = kv_new(ct, nb, bs, H, D);
     const size_t row = (size_t)H * (size_t)D;
     mkref_rng r;
@@ -494,7 +506,7 @@ static void check_kv(mk_dtype ct, mk_dtype it, int64_t nb, int bs, int H, int D,
         perm[i] = perm[j], perm[j] = tmp;
     }
     float *k = mkt_random(it, (size_t)T * row, 1.0f, 8.0f), *v = mkt_random(it, (size_t)T * row, 1.0f, 8.0f);
-    kv_append_both(&kv, it, k, v, perm, T, pad);
+    kv_append_both(&kv, it, k, v, perm, T, pad, at);
     kv_compare(&kv, what);
 
     /* 2. a batch with padding tokens, overwrites, an all-zero vector and (f32 inputs) a
@@ -511,7 +523,7 @@ static void check_kv(mk_dtype ct, mk_dtype it, int64_t nb, int bs, int H, int D,
         for (int d = 0; d < D; d++) k2[row + (size_t)d] = 0.0f;
     if (T2 > 2 && it == MK_F32)
         for (int d = 0; d < D; d++) v2[2 * row + (size_t)d] = (d % 2 ? 1e-44f : -3e-45f) * (float)(1 + d % 3);
-    kv_append_both(&kv, it, k2, v2, slots, T2, pad);
+    kv_append_both(&kv, it, k2, v2, slots, T2, pad, at);
     kv_compare(&kv, what);
 
     /* 3. copy_blocks: the first blocks onto the last ones */
@@ -539,29 +551,43 @@ static void check_kv(mk_dtype ct, mk_dtype it, int64_t nb, int bs, int H, int D,
     }
 
     /* 4. determinism: the same batch again gives the same bits */
-    kv_append_both(&kv, it, k2, v2, slots, T2, pad);
+    kv_append_both(&kv, it, k2, v2, slots, T2, pad, at);
     kv_compare(&kv, what);
 
     free(perm), free(slots), free(k), free(v), free(k2), free(v2);
     kv_free(&kv);
 }
 
+/* The CUDA backend appends with 16-byte words when D, the views' base and strides allow
+   (kernels/cuda/kv_append.cu) and one element per lane otherwise: the cases below take
+   both paths for every dtype pair (pad and at in elements; a pad or an offset that is not
+   a whole 16-byte word of the input dtype forces the fallback). */
 static void test_kv(void) {
     const mk_dtype caches[] = {MK_F32, MK_F16, MK_BF16, MK_I8, MK_FP8_E4M3};
     for (size_t c = 0; c < 5; c++)
         for (size_t ti = 0; ti < 3; ti++) {
             mk_dtype ct = caches[c], it = float_types[ti];
             if (mkt_small()) { /* MEDKERN_TEST_SMALL: block sizes 1, 16 and 7, D 64, 96 and 33 */
-                check_kv(ct, it, 9, 1, 1, 64, 0);
-                check_kv(ct, it, 2, 16, 2, 96, 64); /* strided inputs (a fused QKV row) */
-                check_kv(ct, it, 2, 7, 3, 33, 5);   /* odd everything */
+                check_kv(ct, it, 9, 1, 1, 64, 0, 0);
+                check_kv(ct, it, 2, 16, 2, 96, 64, 0); /* strided inputs (a fused QKV row) */
+                check_kv(ct, it, 2, 7, 3, 33, 5, 0);   /* odd everything */
+                check_kv(ct, it, 2, 4, 3, 128, 3, 0);  /* a row stride of no whole word */
                 continue;
             }
-            check_kv(ct, it, 5, 16, 4, 128, 0);
-            check_kv(ct, it, 9, 1, 1, 64, 0);
-            check_kv(ct, it, 3, 32, 8, 80, 0);
-            check_kv(ct, it, 4, 16, 2, 256, 64);  /* strided inputs (a fused QKV row) */
-            check_kv(ct, it, 2, 7, 3, 33, 5);     /* odd everything */
+            check_kv(ct, it, 5, 16, 4, 128, 0, 0);
+            check_kv(ct, it, 9, 1, 1, 64, 0, 0);
+            check_kv(ct, it, 3, 32, 8, 80, 0, 0);
+            check_kv(ct, it, 4, 16, 2, 256, 64, 0);  /* strided inputs (a fused QKV row) */
+            check_kv(ct, it, 2, 7, 3, 33, 5, 0);     /* odd everything */
+            check_kv(ct, it, 3, 4, 2, 1, 0, 0);      /* D = 1 */
+            check_kv(ct, it, 2, 8, 3, 256, 0, 8);    /* D = 256, base one f16 word in */
+            check_kv(ct, it, 2, 4, 3, 128, 3, 0);    /* token stride of no whole word */
+            check_kv(ct, it, 2, 4, 3, 128, 4, 0);    /* a whole f32 word, not an f16 one */
+            check_kv(ct, it, 2, 4, 3, 128, 0, 1);    /* base off the 16-byte alignment */
+            check_kv(ct, it, 5, 3, 3, 64, 0, 0);     /* 45 rows: a warp's last rows unused */
+            check_kv(ct, it, 3, 5, 2, 48, 0, 0);     /* L = 6 (3 for I8/FP8) lanes of 8 (4) */
+            check_kv(ct, it, 4, 4, 5, 16, 0, 0);     /* one lane per row (I8/FP8) */
+            check_kv(ct, it, 2, 3, 1, 8, 0, 0);      /* D = 8: one f16 word, no whole I8 one */
         }
 }
 
@@ -774,7 +800,7 @@ static void check_decode(const decode_case *c) {
     slots[t++] = -1, slots[t++] = -1;
     float *k = mkt_random(c->qt, (size_t)Ta * Hkv * D, 1.0f, 8.0f);
     float *v = mkt_random(c->qt, (size_t)Ta * Hkv * D, 1.0f, 4.0f);
-    kv_append_both(&kv, c->qt, k, v, slots, Ta, 0);
+    kv_append_both(&kv, c->qt, k, v, slots, Ta, 0, 0);
 
     char what[200];
     snprintf(what, sizeof what,

@@ -16,6 +16,7 @@
  *  - cp.async: 4/8-byte copies use .ca, 16-byte copies .cg; src_bytes < size zero-fills the
  *    rest (the "ignore-src" form). A copy is only guaranteed visible after the
  *    cp_async_wait<N>() that covers its committed group.
+ *  - ld.global.v4.u32: a 16-byte load of global memory at a 16-byte aligned address.
  * Compiled for a target without an instruction (mma/ldmatrix below sm_80, e4m3 mma below
  * sm_89, cp.async below sm_80) the function traps: supports() never picks such a kernel there.
  */
@@ -171,6 +172,18 @@ __device__ __forceinline__ void cp_async_wait() {
 #else
     __trap();
 #endif
+}
+
+/* ---- ld.global.v4.u32: one 16-byte load from global memory (p 16-byte aligned). The asm is
+   volatile so the compiler issues the load where the kernel wrote it: a plain load whose
+   value is used only under a branch gets sunk into that branch, behind the load that
+   decides it (kv_append's slot), and a later load behind the conversion of an earlier one. */
+__device__ __forceinline__ uint4 ld_global_v4(const void *p) {
+    uint4 r;
+    asm volatile("ld.global.v4.u32 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
+                 : "l"(__cvta_generic_to_global(p)));
+    return r;
 }
 
 } /* namespace ptx */

@@ -1,8 +1,10 @@
 /*
  * Paged KV cache variants: kv_append "cuda.warp_per_head" (kernels/cuda/kv_append.cu:
- * one warp per (token, head), I8/FP8 quantized bit for bit as the reference) and
- * kv_copy_blocks "cuda.block_copy" (kernels/cuda/kv_copy_blocks.cu: one block per pair
- * and array, 16-byte words).
+ * (token, head) rows with 16-byte loads and stores, several rows per warp, when D and the
+ * views' alignment and strides allow it — the launcher checks them per call —, else one
+ * warp per row and one element per lane; I8/FP8 quantized bit for bit as the reference
+ * either way) and kv_copy_blocks "cuda.block_copy" (kernels/cuda/kv_copy_blocks.cu: one
+ * block per pair and array, 16-byte words with 4 loads in flight per thread).
  */
 #include "cuda/cuda_internal.h"
 
@@ -48,7 +50,7 @@ static mk_status run_copy(mk_context *ctx, const mk_op_args *a) {
 }
 
 static const mk_kernel k_append = {MK_OP_KV_APPEND, "cuda.warp_per_head", "cuda", 10,
-                                   "one warp per (token, head); I8/FP8 bit-exact with the reference",
+                                   "(token, head) rows, 16-byte accesses when aligned; I8/FP8 bit-exact with the reference",
                                    sup_kv, run_append, NULL};
 static const mk_kernel k_copy = {MK_OP_KV_COPY_BLOCKS, "cuda.block_copy", "cuda", 10,
                                  "one block per (pair, array), 16-byte words", sup_kv, run_copy, NULL};

@@ -8,6 +8,7 @@
 #define MEDKERN_CUDA_EMU_PTX_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "cuda_emu_device.h"
 
@@ -48,6 +49,15 @@ static inline void cp_async(void *smem_dst, const void *gmem_src, int src_bytes 
 static inline void cp_async_commit(mkemu::site s = MKEMU_HERE) { mkemu::cp_async_commit(s); }
 template <int N>
 static inline void cp_async_wait(mkemu::site s = MKEMU_HERE) { mkemu::cp_async_wait(N, s); }
+
+/* ld.global.v4.u32 (PTX ISA, "Data Movement and Conversion Instructions: ld"; a vector
+   access must be aligned to its size): a misaligned address is a fault, as on the GPU */
+static inline uint4 ld_global_v4(const void *p, mkemu::site s = MKEMU_HERE) {
+    if ((uintptr_t)p & 15u) mkemu::fault(s, "ld.global.v4.u32 at %p: not 16-byte aligned", p);
+    uint4 r;
+    memcpy(&r, p, sizeof r);
+    return r;
+}
 
 } /* namespace ptx */
 } /* namespace mkc */
