@@ -32,7 +32,8 @@ cmake --build "$build" -j "$(nproc)" --target "${targets[@]}" >"$build/run-fuzz.
 work=$(mktemp -d "${TMPDIR:-/tmp}/medkern-fuzz.XXXXXX")
 export MEDKERN_CACHE_DIR="$work/cache"  # OpenCL program cache of fuzz_tuning's contexts
 export TMPDIR="$work"                    # the targets' temporary files
-export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
+# use_sigaltstack=0: see stage_asan in tools/run-sanitizers.sh (PoCL's LLVM replaces the stack).
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:use_sigaltstack=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
 failed=()
 printf '%-16s %12s %10s  %s\n' target executions exec/s result
