@@ -615,6 +615,14 @@ static const prefill_case prefill_cases[] = {
     {MK_F16, 256, 2, 1, 2, {100, 1}, {100, 1}, 1, 40, 0.0f, 0.0f, 8},
     {MK_BF16, 64, 8, 1, 2, {1, 150}, {1, 190}, 0, 0, 30.0f, 0.0f, 0},
     {MK_F16, 128, 2, 2, 1, {1}, {1}, 0, -1, 0.0f, 0.0f, 0},
+    /* several 128-row tiles: tiles every row sees whole (no mask) next to the diagonal's,
+       the window's first and the sequence's last; tiles left of the window skipped; Sq > Sk
+       over several tiles (the first 110 rows see no key) with softcap; D 256 unaligned */
+    {MK_BF16, 128, 2, 1, 2, {300, 129}, {300, 260}, 1, -1, 0.0f, 0.0f, 0},
+    {MK_F16, 64, 2, 2, 1, {260}, {400}, 0, 50, 0.0f, 0.0f, 8},
+    {MK_BF16, 96, 2, 1, 1, {200}, {90}, 1, -1, 25.0f, 0.0f, 0},
+    {MK_F16, 80, 2, 1, 1, {140}, {333}, 1, 100, 0.0f, 0.0f, 0},
+    {MK_F16, 256, 2, 2, 1, {150}, {150}, 0, -1, 0.0f, 0.0f, 3},
     /* cuda.tiled: F32, and head dims the mma kernel does not take */
     {MK_F32, 64, 8, 2, 3, {7, 0, 40}, {7, 9, 60}, 1, -1, 0.0f, 0.0f, 0},
     {MK_F32, 256, 2, 1, 2, {33, 7}, {65, 7}, 0, 16, 0.0f, 0.0f, 5},

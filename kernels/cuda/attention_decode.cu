@@ -421,13 +421,6 @@ struct mma_shape {
     static constexpr bool Q_IN_REGS = DMAX <= 128;
 };
 
-/* Two floats as one register of two 16-bit operands (x in the low half), RNE. */
-template <bool BF16>
-__device__ __forceinline__ uint32_t pack2(float x, float y) {
-    return BF16 ? (uint32_t)mkc::bf16::store(x) | (uint32_t)mkc::bf16::store(y) << 16
-                : (uint32_t)mkc::f16::store(x) | (uint32_t)mkc::f16::store(y) << 16;
-}
-
 template <bool BF16, int DMAX>
 __global__ void __launch_bounds__(mma_shape<DMAX>::NW * 32)
     decode_mma_kernel(mkc_decode_args a, int head_groups) {
@@ -532,10 +525,10 @@ __global__ void __launch_bounds__(mma_shape<DMAX>::NW * 32)
         for (int n = 0; n < DMAX / 8; n++) o[n][0] *= al0, o[n][1] *= al0, o[n][2] *= al1, o[n][3] *= al1;
 
         uint32_t pf[4];
-        pf[0] = pack2<BF16>(s[0][0], s[0][1]);
-        pf[1] = pack2<BF16>(s[0][2], s[0][3]);
-        pf[2] = pack2<BF16>(s[1][0], s[1][1]);
-        pf[3] = pack2<BF16>(s[1][2], s[1][3]);
+        pf[0] = mkc::pack2_rn<BF16>(s[0][0], s[0][1]);
+        pf[1] = mkc::pack2_rn<BF16>(s[0][2], s[0][3]);
+        pf[2] = mkc::pack2_rn<BF16>(s[1][0], s[1][1]);
+        pf[3] = mkc::pack2_rn<BF16>(s[1][2], s[1][3]);
 #pragma unroll
         for (int n = 0; n < DMAX / 8; n += 2) {
             if (n >= D / 8) break;

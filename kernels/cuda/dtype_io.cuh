@@ -16,6 +16,7 @@
 #ifndef MEDKERN_KERNELS_CUDA_DTYPE_IO_CUH
 #define MEDKERN_KERNELS_CUDA_DTYPE_IO_CUH
 
+#include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_fp8.h>
 #include <stdint.h>
@@ -71,6 +72,20 @@ template <class S, int N>
 struct alignas(sizeof(S) * N) pack {
     S v[N];
 };
+
+/* Two floats as one register of two 16-bit values, x in the low half, each rounded to
+   nearest even by the hardware's paired convert: the f16/bf16 operand of an mma made from
+   f32 results (softmax probabilities). Same bits as F16/BF16::store for every non-NaN. */
+template <bool BF16>
+__device__ __forceinline__ uint32_t pack2_rn(float x, float y) {
+    if constexpr (BF16) {
+        const __nv_bfloat162 h = __floats2bfloat162_rn(x, y);
+        return *reinterpret_cast<const uint32_t *>(&h);
+    } else {
+        const __half2 h = __floats2half2_rn(x, y);
+        return *reinterpret_cast<const uint32_t *>(&h);
+    }
+}
 
 } /* namespace mkc */
 

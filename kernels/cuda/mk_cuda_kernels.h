@@ -138,8 +138,8 @@ cudaError_t mkc_attention_decode(const mkc_decode_args *a, cudaStream_t stream);
    is 16-byte aligned and s0, s1 are multiples of 8 (16-byte tile loads). D in {64, 80,
    96, 128, 256}; num_q_heads <= 65535. mkc_fa2_mma_smem(D): the dynamic shared memory
    per block (bytes; 0 for other D), above 48 KB needs the device's opt-in limit.
-   MKC_FA2_TILE_ROWS: query rows per block (the plan's tile map is made for it). */
-#define MKC_FA2_TILE_ROWS 64
+   mkc_fa2_tile_rows(D): query rows per block (128; 64 for D = 256; 0 for other D), the
+   rows of the plan's tile map. */
 typedef struct {
     mk_dtype dtype;
     const void *q, *k, *v;
@@ -158,6 +158,7 @@ typedef struct {
 } mkc_prefill_args;
 
 size_t mkc_fa2_mma_smem(int head_dim);
+int mkc_fa2_tile_rows(int head_dim);
 cudaError_t mkc_attention_prefill_fa2(const mkc_prefill_args *a, cudaStream_t stream);
 
 /* ---- attention_prefill_tiled.cu: the same op without tensor cores (f32 SIMT, static

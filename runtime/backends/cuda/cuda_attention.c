@@ -185,8 +185,8 @@ static void prefill_args(const mk_op_args *a, mkc_prefill_args *f) {
 
 /* The plans' tile maps: the kernels' rows per block. */
 static mk_status fa2_plan(const mk_context *ctx, const mk_op_args *a, mk_work *w) {
-    (void)ctx, (void)a;
-    w->tile_rows = MKC_FA2_TILE_ROWS;
+    (void)ctx;
+    w->tile_rows = mkc_fa2_tile_rows((int)a->u.prefill.q->shape[2]);
     return MK_OK;
 }
 
