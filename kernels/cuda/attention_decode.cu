@@ -41,6 +41,9 @@
  * With one split the normalized output is written directly (rows that see no key: 0);
  * otherwise the unnormalized output and (m, l) go to scratch and splitkv_merge_kernel
  * combines the splits of each (sequence, head) in split order: deterministic, no atomics.
+ * Both divide by L with __fdividef (within 2 ulp, no call into the IEEE division routine):
+ * a row that sees a key has L in [1, 2^31] (the largest score's term is exp2(0) = 1, no
+ * term exceeds 1), inside the divisor range where __fdividef is accurate to 2 ulp.
  */
 #include <math.h>
 #include <stdint.h>
@@ -128,16 +131,42 @@ __device__ __forceinline__ void store_out(const mkc_decode_args &a, int64_t idx,
 
 /* ------------------------------------------------------------------ the block's work */
 
+/* Per-launch constants, computed on the host so that no kernel divides in 64 bits or
+   calls the IEEE division routine (a CALL makes ptxas save registers to the stack). */
+struct decode_consts {
+    uint32_t bs_mul; /* j / block_size = (j + hi32(j * bs_mul)) >> bs_shift, j < 2^31 */
+    int bs_shift;    /* (round-up division by multiplication)                       */
+    float2 sc;       /* score_l2's constants                                        */
+};
+
+/* A score in log2 units: dot * scale * log2(e), or with softcap cap * log2(e) * tanh(dot *
+   scale / cap) (sc.x = scale * log2(e) or scale / cap, sc.y = 0 or cap * log2(e)). */
+__device__ __forceinline__ float score_l2(float dot, float2 sc) {
+    return sc.y > 0.0f ? sc.y * tanhf(dot * sc.x) : dot * sc.x;
+}
+
+decode_consts consts_of(const mkc_decode_args &a) {
+    decode_consts c;
+    const uint32_t bs = (uint32_t)a.pool.block_size;
+    c.bs_shift = 0;
+    while ((1u << c.bs_shift) < bs) c.bs_shift++;
+    c.bs_mul = (uint32_t)((((uint64_t)1 << 32) * (((uint64_t)1 << c.bs_shift) - bs)) / bs + 1);
+    c.sc = a.softcap > 0.0f ? make_float2(a.scale / a.softcap, a.softcap * kLog2e)
+                            : make_float2(a.scale * kLog2e, 0.0f);
+    return c;
+}
+
 struct block_work {
     int hk, h0, ng;           /* kv head, first query head, heads in this block */
     int b, s;                 /* sequence, split                                */
     int k_begin, k_end;       /* this split's keys                              */
     const int32_t *btab;      /* sequence b's block-table row                   */
-    uint32_t bs_mul;          /* j / block_size = (j + hi32(j * bs_mul)) >> bs_shift */
-    int bs_shift;             /* (round-up division by multiplication, j < 2^31)   */
+    uint32_t bs_mul;          /* decode_consts' page division                   */
+    int bs_shift;
 };
 
-__device__ __forceinline__ block_work find_work(const mkc_decode_args &a, int hpb, int head_groups) {
+__device__ __forceinline__ block_work find_work(const mkc_decode_args &a, const decode_consts &c, int hpb,
+                                                int head_groups) {
     block_work w;
     const int G = a.num_q_heads / a.pool.num_kv_heads;
     w.hk = (int)blockIdx.x / head_groups;
@@ -151,18 +180,16 @@ __device__ __forceinline__ block_work find_work(const mkc_decode_args &a, int hp
     const int lo = a.window_left >= 0 ? max(0, len - 1 - a.window_left) : 0;
     w.k_begin = lo + w.s * a.chunk;
     w.k_end = min(len, w.k_begin + a.chunk);
-    const uint32_t bs = (uint32_t)a.pool.block_size;
-    w.bs_shift = 0;
-    while ((1u << w.bs_shift) < bs) w.bs_shift++;
-    w.bs_mul = (uint32_t)((((uint64_t)1 << 32) * (((uint64_t)1 << w.bs_shift) - bs)) / bs + 1);
+    w.bs_mul = c.bs_mul, w.bs_shift = c.bs_shift;
     return w;
 }
 
-/* Pool row (slot * Hkv + hk) of key j (0 <= j < 2^30): the block index clamped to the pool. */
-__device__ __forceinline__ int64_t kv_row(const mkc_kv_pool &p, const block_work &w, int j) {
+/* Pool row (slot * Hkv + hk) of key j (0 <= j < 2^30): the block index clamped to the
+   pool. 32-bit throughout: rows < 2^31 (mkc_kv_pool). */
+__device__ __forceinline__ int kv_row(const mkc_kv_pool &p, const block_work &w, int j) {
     const uint32_t u = (uint32_t)j;
-    const uint32_t page = (uint32_t)((u + (uint32_t)(((uint64_t)u * w.bs_mul) >> 32)) >> w.bs_shift);
-    const int64_t blk = min(max((int64_t)w.btab[page], (int64_t)0), p.num_blocks - 1);
+    const uint32_t page = (u + __umulhi(u, w.bs_mul)) >> w.bs_shift;
+    const int blk = min(max(w.btab[page], 0), (int)p.num_blocks - 1);
     return (blk * p.block_size + (int)(u - page * (uint32_t)p.block_size)) * p.num_kv_heads + w.hk;
 }
 
@@ -182,7 +209,7 @@ __device__ __forceinline__ void issue_tile(uint8_t *kdst, uint8_t *vdst, float *
         const int e = (int)threadIdx.x + i * NT, key = e / NCH, c = e % NCH, j = j0 + key;
         if (c >= nch) continue;
         const bool ok = j < w.k_end;
-        const int64_t off = ok ? kv_row(p, w, j) * row_bytes + c * 16 : 0;
+        const int64_t off = ok ? (int64_t)kv_row(p, w, j) * row_bytes + c * 16 : 0;
         uint8_t *kd = kdst + key * RS + c * 16, *vd = vdst + key * RS + c * 16;
         if (vec) {
             mkc::ptx::cp_async<16>(kd, kb + off, ok ? 16 : 0);
@@ -201,7 +228,7 @@ __device__ __forceinline__ void issue_tile(uint8_t *kdst, uint8_t *vdst, float *
         for (int key = (int)threadIdx.x; key < BK; key += NT) {
             const int j = j0 + key;
             const bool ok = j < w.k_end;
-            const int64_t row = ok ? kv_row(p, w, j) : 0;
+            const int row = ok ? kv_row(p, w, j) : 0;
             mkc::ptx::cp_async<4>(ksc + key, p.k_scale + row, ok ? 4 : 0);
             mkc::ptx::cp_async<4>(vsc + key, p.v_scale + row, ok ? 4 : 0);
         }
@@ -229,23 +256,13 @@ __device__ __forceinline__ void combine_warps(const float *st, int nwarps, int r
             }
         const int64_t bh = (int64_t)w.b * a.num_q_heads + w.h0 + g;
         if (a.splits == 1) {
-            store_out(a, bh * D + d, L > 0.0f ? O / L : 0.0f);
+            store_out(a, bh * D + d, L > 0.0f ? __fdividef(O, L) : 0.0f); /* L in [1, 2^31] */
         } else {
             const int64_t ps = bh * a.splits + w.s;
             a.partial[ps * D + d] = O;
             if (d == 0) a.partial[a.ml_offset + 2 * ps] = M, a.partial[a.ml_offset + 2 * ps + 1] = L;
         }
     }
-}
-
-/* A score in log2 units: dot * scale * log2(e), or with softcap cap * log2(e) * tanh(dot *
-   scale / cap) (sc.x = scale * log2(e) or scale / cap, sc.y = 0 or cap * log2(e)). */
-__device__ __forceinline__ float score_l2(float dot, float2 sc) {
-    return sc.y > 0.0f ? sc.y * tanhf(dot * sc.x) : dot * sc.x;
-}
-__device__ __forceinline__ float2 score_consts(const mkc_decode_args &a) {
-    return a.softcap > 0.0f ? make_float2(a.scale / a.softcap, a.softcap * kLog2e)
-                            : make_float2(a.scale * kLog2e, 0.0f);
 }
 
 /* ------------------------------------------------------------------ SIMT kernel */
@@ -276,8 +293,14 @@ struct simt_smem {
     static constexpr size_t bytes = (size_t)PIPE + Q + P;
 };
 
+/* __launch_bounds__(128, 2): the ring and merge area (about 60 KB a block) let an H100 SM
+   hold 3 blocks, an A100 SM 2 and sm_86/89 one. Without a minimum ptxas aims for register
+   counts it cannot use (no shared-memory size is known to it) and spills a few bytes to
+   reach them; told 2 it spills nowhere, and most instances still fit 3 blocks on H100
+   (sass-current). Two blocks already keep 4 tiles, 64 KB, in flight per SM: 3-4x what
+   Little's law asks of HBM3. */
 template <int CT, int DMAX, int HPB, bool VEC>
-__global__ void __launch_bounds__(128) decode_simt_kernel(mkc_decode_args a, int head_groups) {
+__global__ void __launch_bounds__(128, 2) decode_simt_kernel(mkc_decode_args a, decode_consts c, int head_groups) {
     typedef simt_shape<CT, DMAX> S;
     typedef simt_smem<CT, DMAX, HPB> M;
     constexpr int BK = S::BK, KPW = S::KPW, LPK = S::LPK, RS = S::RS, DP = S::DP, VW = S::VW;
@@ -286,9 +309,9 @@ __global__ void __launch_bounds__(128) decode_simt_kernel(mkc_decode_args a, int
     float *ps = qs + HPB * DP;
 
     const int tid = (int)threadIdx.x, lane = tid & 31, warp = tid >> 5;
-    const block_work w = find_work(a, HPB, head_groups);
+    const block_work w = find_work(a, c, HPB, head_groups);
     const int D = a.pool.head_dim, nch = (D * S::ES + 15) / 16;
-    const float2 sc = score_consts(a);
+    const float2 sc = c.sc;
 
     for (int e = tid; e < HPB * DP; e += 128) {
         const int g = e / DP, d = e % DP;
@@ -423,7 +446,7 @@ struct mma_shape {
 
 template <bool BF16, int DMAX>
 __global__ void __launch_bounds__(mma_shape<DMAX>::NW * 32)
-    decode_mma_kernel(mkc_decode_args a, int head_groups) {
+    decode_mma_kernel(mkc_decode_args a, decode_consts c, int head_groups) {
     typedef mma_shape<DMAX> S;
     constexpr int NW = S::NW, NT = NW * 32, BK = S::BK, LD = S::LD, RS = S::RS;
     extern __shared__ __align__(16) uint8_t smem[];
@@ -431,9 +454,9 @@ __global__ void __launch_bounds__(mma_shape<DMAX>::NW * 32)
 
     const int tid = (int)threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int g = lane >> 2, tig = lane & 3, mi = lane >> 3, r8 = lane & 7;
-    const block_work w = find_work(a, 16, head_groups);
+    const block_work w = find_work(a, c, 16, head_groups);
     const int D = a.pool.head_dim, nch = D / 8;
-    const float2 sc = score_consts(a);
+    const float2 sc = c.sc;
 
     const uint16_t *q = static_cast<const uint16_t *>(a.q);
     for (int e = tid; e < 16 * LD; e += NT) {
@@ -472,8 +495,11 @@ __global__ void __launch_bounds__(mma_shape<DMAX>::NW * 32)
         __syncthreads(); /* tile t is visible to all; the stage of tile t - 1 is free */
         issue(t + kStages - 1);
         const uint16_t *kt = reinterpret_cast<const uint16_t *>(stage(t)), *vt = kt + BK * LD;
-        const int j0 = w.k_begin + t * BK + warp * 16; /* this warp's first key */
-        if (j0 >= w.k_end) continue;                   /* uniform over the warp  */
+        /* this warp's first key. A warp whose 16 keys all lie past the split's end (in the
+           split's last tile) still runs the tile, with every score -inf: a branch around it
+           would leave the shuffles below in code ptxas cannot prove converged, and it then
+           emits out-of-line shuffle calls (sm_80-89). */
+        const int j0 = w.k_begin + t * BK + warp * 16;
 
         float s[2][4] = {{0.0f, 0.0f, 0.0f, 0.0f}, {0.0f, 0.0f, 0.0f, 0.0f}};
 #pragma unroll
@@ -506,16 +532,18 @@ __global__ void __launch_bounds__(mma_shape<DMAX>::NW * 32)
             mx0 = fmaxf(mx0, __shfl_xor_sync(0xFFFFFFFFu, mx0, off));
             mx1 = fmaxf(mx1, __shfl_xor_sync(0xFFFFFFFFu, mx1, off));
         }
-        /* the warp's first key is visible, so every row's max is finite */
+        /* mn = -inf only while a row has seen no key: then subtract 0 instead (alpha and
+           every p are exp2(-inf) = 0; the tile's masked V rows are zero-filled) */
         const float mn0 = fmaxf(m0, mx0), mn1 = fmaxf(m1, mx1);
-        const float al0 = exp2f(m0 - mn0), al1 = exp2f(m1 - mn1);
+        const float ms0 = mn0 == -INFINITY ? 0.0f : mn0, ms1 = mn1 == -INFINITY ? 0.0f : mn1;
+        const float al0 = exp2f(m0 - ms0), al1 = exp2f(m1 - ms1);
         m0 = mn0, m1 = mn1;
         float sum0 = 0.0f, sum1 = 0.0f;
 #pragma unroll
         for (int n = 0; n < 2; n++)
 #pragma unroll
             for (int e = 0; e < 4; e++) {
-                const float p = exp2f(s[n][e] - (e < 2 ? mn0 : mn1));
+                const float p = exp2f(s[n][e] - (e < 2 ? ms0 : ms1));
                 s[n][e] = p;
                 if (e < 2) sum0 += p;
                 else sum1 += p;
@@ -578,7 +606,7 @@ __global__ void splitkv_merge_kernel(mkc_decode_args a) {
         if (L > 0.0f) {
             for (int s = 0; s < ns; s++)
                 if (ml[2 * s] != -INFINITY) o = fmaf(po[(int64_t)s * D + d], exp2f(ml[2 * s] - M), o);
-            o /= L;
+            o = __fdividef(o, L); /* L in [1, 2^31] */
         }
         store_out(a, bh * D + d, o);
     }
@@ -613,7 +641,8 @@ cudaError_t launch_simt(const mkc_decode_args *a, int head_groups, cudaStream_t 
     const size_t smem = simt_smem<CT, DMAX, HPB>::bytes;
     cudaError_t e = set_smem(decode_simt_kernel<CT, DMAX, HPB, VEC>, smem);
     if (e != cudaSuccess) return e;
-    decode_simt_kernel<CT, DMAX, HPB, VEC><<<grid_of(a, head_groups), 128, smem, stream>>>(*a, head_groups);
+    decode_simt_kernel<CT, DMAX, HPB, VEC><<<grid_of(a, head_groups), 128, smem, stream>>>(*a, consts_of(*a),
+                                                                                       head_groups);
     return cudaGetLastError();
 }
 
@@ -642,7 +671,8 @@ cudaError_t launch_mma(const mkc_decode_args *a, int head_groups, cudaStream_t s
     typedef mma_shape<DMAX> S;
     cudaError_t e = set_smem(decode_mma_kernel<BF16, DMAX>, S::bytes);
     if (e != cudaSuccess) return e;
-    decode_mma_kernel<BF16, DMAX><<<grid_of(a, head_groups), S::NW * 32, S::bytes, stream>>>(*a, head_groups);
+    decode_mma_kernel<BF16, DMAX><<<grid_of(a, head_groups), S::NW * 32, S::bytes, stream>>>(*a, consts_of(*a),
+                                                                                      head_groups);
     return cudaGetLastError();
 }
 

@@ -67,7 +67,8 @@ cudaError_t mkc_rope(mk_dtype t, void *x, int64_t T, int H, int D, int64_t strid
 
 /* ---- kv_append.cu / kv_copy_blocks.cu: one layer's paged pool, K and V each
    [num_blocks][block_size][Hkv][D] in `dtype`; k_scale, v_scale [slots][Hkv] f32 for I8
-   and FP8 caches (NULL otherwise). */
+   and FP8 caches (NULL otherwise). Rows: num_blocks * block_size * num_kv_heads < 2^31
+   (mk__validate_kv_desc), so a row index is an int. */
 typedef struct {
     mk_dtype dtype;        /* F32, F16, BF16, I8, FP8_E4M3 */
     void *k, *v;

@@ -228,6 +228,13 @@ static inline int __float2int_rn(float x) {
     return (int)nearbyintf(x); /* the host's default rounding mode is to nearest even */
 }
 static inline float __fdiv_rn(float a, float b) { return a / b; }
+/* __fdividef: a * rcp.approx(b), within 2 ulp for |b| in [2^-126, 2^126]; 0 (x finite)
+   for 2^126 < |b| < 2^128, as the CUDA math API documents. Modelled as a / b except there. */
+static inline float __fdividef(float a, float b) {
+    const float m = fabsf(b);
+    if (m > 0x1p126f && isfinite(m) && isfinite(a)) return copysignf(0.0f, a) * copysignf(1.0f, b);
+    return a / b;
+}
 static inline float __fmul_rn(float a, float b) { return a * b; }
 static inline float __fadd_rn(float a, float b) { return a + b; }
 /* prmt.b32 default mode as __byte_perm documents it: byte n of the result is byte
@@ -238,6 +245,7 @@ static inline unsigned __byte_perm(unsigned x, unsigned y, unsigned s) {
     for (int n = 0; n < 4; n++) r |= (unsigned)((v >> (8 * ((s >> (4 * n)) & 7u))) & 0xFFu) << (8 * n);
     return r;
 }
+static inline unsigned __umulhi(unsigned x, unsigned y) { return (unsigned)(((uint64_t)x * y) >> 32); }
 static inline int __popc(unsigned x) { return __builtin_popcount(x); }
 static inline int __clz(int x) { return x == 0 ? 32 : __builtin_clz((unsigned)x); }
 static inline int __ffs(int x) { return __builtin_ffs(x); }
