@@ -90,58 +90,13 @@ static int g_ncases;
 
 /* ------------------------------------------------------------ timing */
 
-typedef int (*anchor_fn)(void *obj, char *why, size_t n);
-
 static int anchor_gemm(void *o, char *why, size_t n) { return mkbc_gemm_run(o, why, n); }
 static int anchor_copy(void *o, char *why, size_t n) { return mkbc_copy_run(o, why, n); }
 static int anchor_attn(void *o, char *why, size_t n) { return mkbc_attn_run(o, why, n); }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* The median seconds of `fn` on the context's stream: one warm-up, then at least min_reps
-   and at most max_reps timed runs, stopping early past max_seconds. 0 on failure (the
-   benchmark has been failed). */
-static double median_seconds(mkb_state *st, anchor_fn fn, void *obj, int min_reps, int max_reps,
-                             double max_seconds) {
-    char why[256] = "";
-    mk_event *e0 = NULL, *e1 = NULL;
-    double t[32], total = 0, med = 0;
-    int n = 0;
-    if (max_reps > 32) max_reps = 32;
-    if (!mkb_check(st, mk_event_create(mkb_context(), &e0), "mk_event_create") ||
-        !mkb_check(st, mk_event_create(mkb_context(), &e1), "mk_event_create"))
-        goto done;
-    if (fn(obj, why, sizeof why)) {
-        mkb_fail(st, why);
-        goto done;
-    }
-    while (n < max_reps && (n < min_reps || total < max_seconds)) {
-        float ms = 0;
-        if (!mkb_check(st, mk_event_record(e0), "mk_event_record")) goto done;
-        if (fn(obj, why, sizeof why)) {
-            mkb_fail(st, why);
-            goto done;
-        }
-        if (!mkb_check(st, mk_event_record(e1), "mk_event_record") ||
-            !mkb_check(st, mk_event_elapsed_ms(e0, e1, &ms), "mk_event_elapsed_ms"))
-            goto done;
-        t[n++] = ms * 1e-3;
-        total += ms * 1e-3;
-    }
-    qsort(t, (size_t)n, sizeof t[0], cmp_double);
-    med = n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-done:
-    mk_event_destroy(e0);
-    mk_event_destroy(e1);
-    return med;
-}
-
 /* The GEMM anchor (gemm = 1) or the copy anchor, made on the context's stream; NULL on
    failure (the benchmark has been failed). */
-static void *anchor_create(mkb_state *st, int gemm, anchor_fn *fn) {
+static void *anchor_create(mkb_state *st, int gemm, mkb_run_fn *fn) {
     char why[256] = "";
     void *obj = NULL;
     int err = gemm ? mkbc_gemm_create(g_cuda, GEMM_N, (mkbc_gemm **)&obj, why, sizeof why)
@@ -166,10 +121,10 @@ static double anchor_rate(int gemm, double s) {
 static double anchor(mkb_state *st, int gemm) {
     double *v = gemm ? &g_gemm_tflops : &g_copy_gbs;
     if (*v > 0) return *v;
-    anchor_fn fn;
+    mkb_run_fn fn;
     void *obj = anchor_create(st, gemm, &fn);
     if (!obj) return 0;
-    const double s = median_seconds(st, fn, obj, 5, 20, 0.5);
+    const double s = mkb_median_run_seconds(st, fn, obj, 5, 20, 0.5);
     anchor_destroy(gemm, obj);
     if (s > 0) *v = anchor_rate(gemm, s);
     return *v;
@@ -192,7 +147,7 @@ static void bench_anchor(mkb_state *st, const void *arg) {
     const bcase *c = arg;
     const int gemm = c->kind == K_GEMM;
     char why[256] = "";
-    anchor_fn fn;
+    mkb_run_fn fn;
     void *obj = anchor_create(st, gemm, &fn);
     if (!obj) return;
     if (fn(obj, why, sizeof why) == 0) { /* warm-up */
@@ -290,7 +245,7 @@ static void bench_prefill(mkb_state *st, const void *arg) {
             mkb_fail(st, why);
             return;
         }
-        g_attn_s[c->id] = median_seconds(st, anchor_attn, a, 3, 10, 1.0);
+        g_attn_s[c->id] = mkb_median_run_seconds(st, anchor_attn, a, 3, 10, 1.0);
         mkbc_attn_destroy(a);
     }
     const double sa = g_attn_s[c->id], gemm = anchor(st, 1);
@@ -452,25 +407,10 @@ static void add(const char *name, mkb_fn fn, bcase c) {
 }
 
 static void reg(void) {
-    const mk_device_info *dev = mkb_device();
-    int ordinal = -1;
-    char why[256] = "", name[256] = "";
-    if (strcmp(dev->backend, "cuda") != 0 || sscanf(dev->id, "cuda:%d", &ordinal) != 1) {
-        fprintf(stderr, "bench_cuda_attention: %s is no CUDA device: nothing to run (use --device cuda:N)\n",
-                dev->id);
+    if (mkbc_attach("bench_cuda_attention", &g_cuda)) {
         g_not_cuda = 1;
         return;
     }
-    void *stream = NULL;
-    if (mk_context_native_queue(mkb_context(), &stream) != MK_OK ||
-        mkbc_open(ordinal, stream, &g_cuda, name, sizeof name, why, sizeof why)) {
-        fprintf(stderr, "bench_cuda_attention: %s: %s\n", dev->id, why[0] ? why : mk_last_error());
-        g_not_cuda = 1;
-        return;
-    }
-    if (strcmp(name, dev->name) != 0)
-        fprintf(stderr, "bench_cuda_attention: note: cudart's device %d is \"%s\", medkern's %s is \"%s\"\n",
-                ordinal, name, dev->id, dev->name);
     const int small = mkb_small(), full = mkb_full();
     char n[128];
     add("anchor/cublas_gemm/bf16/M:8192/N:8192/K:8192", bench_anchor, (bcase){.kind = K_GEMM});

@@ -1,5 +1,5 @@
-// mkb_cuda.cu — the CUDA anchors of bench_cuda_attention (interface and meaning: mkb_cuda.h):
-// cuBLAS GEMM, a device-to-device copy and an attention built from two cuBLAS batched GEMMs
+// mkb_cuda.cu — the CUDA anchors of the bench_cuda_* programs (interface and meaning:
+// mkb_cuda.h): cuBLAS GEMM, a device-to-device copy and an attention built from two cuBLAS batched GEMMs
 // around a row softmax kernel. Host code plus two small kernels (random fill, softmax); the
 // only CUDA source of bench/, built only with MEDKERN_CUDA.
 #include "mkb_cuda.h"
@@ -176,8 +176,8 @@ void mkbc_close(mkbc *c) {
 
 struct mkbc_gemm {
     mkbc *c;
-    int n;
-    __nv_bfloat16 *a, *b, *d;
+    int m, n, k, bf16, weight; /* weight: y = x W^T, W [n][k] row-major (OP_T) */
+    void *a, *b, *d;
 };
 
 void mkbc_gemm_destroy(mkbc_gemm *g) {
@@ -187,16 +187,21 @@ void mkbc_gemm_destroy(mkbc_gemm *g) {
     free(g);
 }
 
-int mkbc_gemm_create(mkbc *c, int n, mkbc_gemm **out, char *why, size_t len) {
+static int gemm_create(mkbc *c, int m, int n, int k, int bf16, int weight, mkbc_gemm **out, char *why,
+                       size_t len) {
     *out = nullptr;
     mkbc_gemm *g = (mkbc_gemm *)calloc(1, sizeof *g);
     if (!g) return fail(why, len, "out of host memory");
-    g->c = c, g->n = n;
-    const size_t e = (size_t)n * (size_t)n;
-    if (!cuda_ok(cudaMalloc((void **)&g->a, e * 2), "cudaMalloc", why, len) ||
-        !cuda_ok(cudaMalloc((void **)&g->b, e * 2), "cudaMalloc", why, len) ||
-        !cuda_ok(cudaMalloc((void **)&g->d, e * 2), "cudaMalloc", why, len) ||
-        fill(c, g->a, e, 1u, why, len) || fill(c, g->b, e, 2u, why, len)) {
+    g->c = c, g->m = m, g->n = n, g->k = k, g->bf16 = bf16, g->weight = weight;
+    const size_t ea = (size_t)n * (size_t)k, eb = (size_t)k * (size_t)m, ed = (size_t)m * (size_t)n;
+    int ok = cuda_ok(cudaMalloc(&g->a, ea * 2), "cudaMalloc", why, len) &&
+             cuda_ok(cudaMalloc(&g->b, eb * 2), "cudaMalloc", why, len) &&
+             cuda_ok(cudaMalloc(&g->d, ed * 2), "cudaMalloc", why, len);
+    if (ok && bf16)
+        ok = !fill(c, (__nv_bfloat16 *)g->a, ea, 1u, why, len) && !fill(c, (__nv_bfloat16 *)g->b, eb, 2u, why, len);
+    else if (ok)
+        ok = !fill(c, (__half *)g->a, ea, 1u, why, len) && !fill(c, (__half *)g->b, eb, 2u, why, len);
+    if (!ok) {
         mkbc_gemm_destroy(g);
         return -1;
     }
@@ -204,12 +209,21 @@ int mkbc_gemm_create(mkbc *c, int n, mkbc_gemm **out, char *why, size_t len) {
     return 0;
 }
 
+int mkbc_gemm_create(mkbc *c, int n, mkbc_gemm **out, char *why, size_t len) {
+    return gemm_create(c, n, n, n, 1, 0, out, why, len);
+}
+
+int mkbc_weight_gemm_create(mkbc *c, int bf16, int m, int n, int k, mkbc_gemm **out, char *why, size_t len) {
+    return gemm_create(c, m, n, k, bf16, 1, out, why, len);
+}
+
 int mkbc_gemm_run(mkbc_gemm *g, char *why, size_t len) {
     const float one = 1.0f, zero = 0.0f;
-    const int n = g->n;
-    return blas_ok(cublasGemmEx(g->c->blas, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &one, g->a, CUDA_R_16BF, n,
-                                g->b, CUDA_R_16BF, n, &zero, g->d, CUDA_R_16BF, n, CUBLAS_COMPUTE_32F,
-                                CUBLAS_GEMM_DEFAULT),
+    const cudaDataType_t t = g->bf16 ? CUDA_R_16BF : CUDA_R_16F;
+    /* column-major: D (n x m) = op(A) B, A [n][k] row-major read transposed (weight) or A n x k */
+    return blas_ok(cublasGemmEx(g->c->blas, g->weight ? CUBLAS_OP_T : CUBLAS_OP_N, CUBLAS_OP_N, g->n, g->m, g->k,
+                                &one, g->a, t, g->weight ? g->k : g->n, g->b, t, g->k, &zero, g->d, t, g->n,
+                                CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
                    "cublasGemmEx", why, len)
                ? 0
                : -1;

@@ -1,5 +1,5 @@
 /*
- * mkb_cuda — the anchors of bench_cuda_attention (mkb_cuda.cu): what cudart and cuBLAS reach
+ * mkb_cuda — the anchors of the bench_cuda_* programs (mkb_cuda.cu): what cudart and cuBLAS reach
  * on the same GPU, measured in the same process as medkern's kernels. Built only with
  * MEDKERN_CUDA (it links cudart and cuBLAS directly; the medkern library itself links no GPU
  * library).
@@ -29,11 +29,19 @@ int mkbc_open(int ordinal, void *stream, mkbc **out, char *name, size_t name_len
               size_t n);
 /* Also fine after the stream's context is destroyed. */
 void mkbc_close(mkbc *c);
+/* mkbc_open on the benchmark context's device and stream (mkbench.h; mkb_cuda_attach.c):
+   -1 with a line on stderr, naming prog, when that device is no CUDA device or cudart
+   cannot open it. */
+int mkbc_attach(const char *prog, mkbc **out);
 
 /* 1. Dense GEMM: C = A B, all n x n, bf16 in and out, f32 accumulation (cublasGemmEx,
    CUBLAS_COMPUTE_32F, the default algorithm); 2 n^3 FLOP a run. Inputs random. */
 typedef struct mkbc_gemm mkbc_gemm;
 int mkbc_gemm_create(mkbc *c, int n, mkbc_gemm **out, char *why, size_t len);
+/* 1b. The GEMM of a linear layer: y [m][n] = x [m][k] . W^T, W [n][k] row-major (cublasGemmEx
+   with W transposed, as cuda.dequant_cublas calls it), bf16 or f16 (bf16 != 0) in and out,
+   f32 accumulation; 2 m n k FLOP a run. Inputs random. Run and destroy as above. */
+int mkbc_weight_gemm_create(mkbc *c, int bf16, int m, int n, int k, mkbc_gemm **out, char *why, size_t len);
 int mkbc_gemm_run(mkbc_gemm *g, char *why, size_t len);
 void mkbc_gemm_destroy(mkbc_gemm *g);
 

@@ -112,6 +112,12 @@ int mkb_sets(mkb_state *st, double set_bytes);
 double mkb_seconds_per_iter(const mkb_state *st);
 /* The median of the finished iterations' manual seconds (0 before the first). */
 double mkb_median_seconds(const mkb_state *st);
+/* The median seconds of fn(obj) timed on the context's queue (an mk_event pair a run): one
+   warm-up, then at least min_reps and at most max_reps (<= 32) timed runs, stopping early
+   past max_seconds. fn returns 0 or -1 with a reason in why. 0 on failure (st failed). */
+typedef int (*mkb_run_fn)(void *obj, char *why, size_t n);
+double mkb_median_run_seconds(mkb_state *st, mkb_run_fn fn, void *obj, int min_reps, int max_reps,
+                              double max_seconds);
 
 /* ---- the STREAM-like host read (mkb_host_read.c) */
 /* The body of a host read benchmark: a sum of 64-bit integers over an array of `bytes`

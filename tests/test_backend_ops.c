@@ -1065,7 +1065,8 @@ static void test_qweights(void) {
 /* ------------------------------------------------------------ qgemm */
 
 /* y = x . W^T (+ bias) for W4A16/W8A16 weights quantized from random floats, x F16 or
-   BF16 (every other case a strided view), M up to 64 (the small-M tensor-core path),
+   BF16 (every other case a strided view), M 1, 3, 16, 17, 64 (the small-M tensor-core
+   path: one and two row tiles of x, partial ones) and 130, 200 (dequantize + cuBLAS),
    N odd, K not a multiple of 128, with and without k_perm and zero points: against
    mkref_qgemm on the same dequantized weights, rounded to the output dtype. */
 typedef struct {
@@ -1134,18 +1135,23 @@ static void test_qgemm(void) {
     static const qgemm_case cases[] = {
         {MK_QW4, 33, 96, 32, 0, 1, 0},   {MK_QW4, 4097, 192, 64, 1, 1, 1}, {MK_QW4, 17, 384, 128, 0, 0, 1},
         {MK_QW4, 1, 256, 128, 1, 0, 0},  {MK_QW4, 40, 64, 32, 1, 1, 1},    {MK_QW8, 33, 100, 0, 0, 1, 1},
-        {MK_QW8, 40, 96, 32, 0, 0, 0},   {MK_QW8, 9, 256, 128, 0, 1, 1}};
+        {MK_QW8, 40, 96, 32, 0, 0, 0},   {MK_QW8, 9, 256, 128, 0, 1, 1},
+        /* K of several pipeline stages per split and of several splits (cuda.w4a16_mma
+           cuts K over the SMs), slices that start inside a scale group, a last partial
+           stage, 2 blocks along N */
+        {MK_QW4, 129, 1088, 32, 1, 1, 1}, {MK_QW4, 257, 2048, 128, 0, 0, 1}, {MK_QW8, 65, 1056, 32, 0, 1, 0}};
     /* MEDKERN_TEST_SMALL: the same formats and flags with N and K up to 128 and M 1, 7, 33;
        M = 33 (the tiled kernel: whole 64x64 tiles) in one x dtype per case, alternating */
     static const qgemm_case small_cases[] = {
         {MK_QW4, 33, 96, 32, 0, 1, 0},   {MK_QW4, 65, 128, 64, 1, 1, 1}, {MK_QW4, 17, 128, 128, 0, 0, 1},
         {MK_QW4, 1, 128, 128, 1, 0, 0},  {MK_QW4, 13, 64, 32, 1, 1, 1},  {MK_QW8, 33, 100, 0, 0, 1, 1},
         {MK_QW8, 13, 96, 32, 0, 0, 0},   {MK_QW8, 9, 128, 128, 0, 1, 1}};
-    static const int64_t Ms[] = {1, 7, 33, 64};
+    static const int64_t full_Ms[] = {1, 3, 16, 17, 64}, small_Ms[] = {1, 7, 33};
     const int small = mkt_small();
     const qgemm_case *list = small ? small_cases : cases;
     const size_t ncases = small ? sizeof small_cases / sizeof small_cases[0] : sizeof cases / sizeof cases[0];
-    const size_t nM = small ? 3 : sizeof Ms / sizeof Ms[0];
+    const int64_t *Ms = small ? small_Ms : full_Ms;
+    const size_t nM = small ? sizeof small_Ms / sizeof small_Ms[0] : sizeof full_Ms / sizeof full_Ms[0];
     int step = 0;
     for (size_t ci = 0; ci < ncases; ci++)
         for (int ti = 1; ti < 3; ti++)

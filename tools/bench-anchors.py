@@ -18,12 +18,12 @@ import json
 import statistics
 import sys
 
-RATIOS = ("vs_cublas_gemm", "vs_cublas_attention", "vs_copy")
+RATIOS = ("vs_cublas_gemm", "vs_cublas_attention", "vs_cublas_f16", "vs_copy")
 
 
 def group_of(name):
     head = name.split("/", 1)[0]
-    return head if head in ("prefill", "decode", "kv_append", "anchor") else None
+    return head if head in ("prefill", "decode", "kv_append", "qgemm", "anchor") else None
 
 
 def fmt(v, digits=3):
@@ -70,7 +70,8 @@ def main():
                 anchors["copy"] = f"{fmt(b['gbs'], 4)} GB/s"
     parts = ["anchors: " + (", ".join(f"{k} {v}" for k, v in anchors.items()) or "none measured")]
     for g, rate, ratios in (("prefill", "tflops", ("vs_cublas_gemm", "vs_cublas_attention")),
-                            ("decode", "gbs", ("vs_copy",)), ("kv_append", "gbs", ("vs_copy",))):
+                            ("decode", "gbs", ("vs_copy",)), ("kv_append", "gbs", ("vs_copy",)),
+                            ("qgemm", "gbs", ("vs_cublas_f16", "vs_copy"))):
         entries = [b for gg, _, b in rows if gg == g]
         if not entries:
             continue
@@ -91,11 +92,11 @@ def main():
     print("; ".join(parts))
     if a.md:
         with open(a.md, "w") as f:
-            f.write("| benchmark | kernel | ms | tflops | gbs | vs_cublas_gemm | vs_cublas_attention | vs_copy |\n")
-            f.write("| --- | --- | --- | --- | --- | --- | --- | --- |\n")
+            f.write("| benchmark | kernel | ms | tflops | gbs | " + " | ".join(RATIOS) + " |\n")
+            f.write("| --- | --- | --- | --- | --- |" + " --- |" * len(RATIOS) + "\n")
             for _, name, b in rows:
                 if b.get("error_occurred"):
-                    f.write(f"| {name} | {b.get('error_message', 'error')} |  |  |  |  |  |  |\n")
+                    f.write(f"| {name} | {b.get('error_message', 'error')} |" + "  |" * (3 + len(RATIOS)) + "\n")
                     continue
                 label = b.get("label", "")
                 kernel = label.split()[0][len("kernel="):] if label.startswith("kernel=") else ""

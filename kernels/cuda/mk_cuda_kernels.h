@@ -171,9 +171,19 @@ int mkc_prefill_tiled_rows(int head_dim);
 /* ---- qgemm_w4a16.cu: y [M][N] (contiguous) = x [M][K] . W^T (+ bias [N]) on tensor cores
    (sm_80+), x/y/bias F16 or BF16 (t), x with row stride x_rs. The weight in the packed
    layout of qgemm_layout.h: QW4 (layout.w4 = 1) or QW8 (0) codes, f16 scales, QW4 zero
-   points or NULL (zero 8), k_perm or NULL. f32 accumulation. */
+   points or NULL (zero 8), k_perm or NULL. f32 accumulation. The work partition comes
+   from mkc_qgemm_w16_plan_of (M rows, sms SMs; 0 when M > 65535 or K > 2^30):
+   K split into `splits` slices summed in order by a second kernel through `scratch`
+   (scratch_bytes of f32, device memory; none with one split). */
+typedef struct {
+    int splits, kt_per_split, n_blocks, gs, xs_ld;
+    size_t smem_bytes;    /* dynamic shared memory per block  */
+    size_t scratch_bytes; /* splits * M * N * 4, 0 for one split */
+} mkc_qgemm_w16_plan;
+int mkc_qgemm_w16_plan_of(const mkc_qgemm_weight *w, int64_t M, int sms, mkc_qgemm_w16_plan *plan);
 cudaError_t mkc_qgemm_w16(mk_dtype t, const mkc_qgemm_weight *w, const void *x, int64_t x_rs,
-                          const void *bias, void *y, int64_t M, cudaStream_t stream);
+                          const void *bias, void *y, int64_t M, const mkc_qgemm_w16_plan *plan,
+                          float *scratch, cudaStream_t stream);
 /* ---- qgemm_dequant.cu: out [n][k] (contiguous, F16/BF16 t) = the weight dequantized,
    out[n][k_perm[k]] = round_t(scale * (q - zero)), so that y = x . out^T. */
 cudaError_t mkc_qgemm_dequant(mk_dtype t, const mkc_qgemm_weight *w, void *out, cudaStream_t stream);

@@ -1,43 +1,75 @@
 /*
- * Quantized GEMM with 16-bit activations on tensor cores (sm_80+):
+ * Quantized GEMM with 16-bit activations on tensor cores (sm_80+), for small M:
  *   y [M][N] = x [M][K] . W^T (+ bias), W QW4 (W4A16) or QW8 (W8A16),
  * x and y F16 or BF16, the weight in the packed layout of qgemm_layout.h (read that
  * header's comment first; every weight position below comes from its index functions).
  *
- * One warp computes a 16 (M) x 16 (N) output tile: two mma.sync m16n8k16 per k16 step
- * (one per n8 sub-tile), f32 accumulation. Each lane streams its 16 bytes of every weight
- * tile with one 16-byte load and turns them into its B fragments in registers:
- *   QW4, f16:  (word >> 4p) & 0x000F000F | 0x64006400 = two halves 1024 + q; minus the
- *              halves 1024 + z gives q - z exactly (|q - z| <= 15);
- *   QW4, bf16: the same with 0x43004300 (128 + q) and 128 + z;
- *   QW8, f16:  __byte_perm of (code ^ 0x80) with 0x64 bytes = 1024 + 128 + q, minus 1152;
- *   QW8, bf16: the two codes through float (small integers: exact).
- * The codes therefore enter the mma as exact integers; the f32 partial sums of each scale
- * group are multiplied by the f32 value of the f16 scales of the accumulator's columns
- * (read with one 8-byte load per lane) and added to the output accumulators. x is read
- * straight from global memory (through k_perm when the weight has one), rows >= M and
- * columns >= K as zeros; weight padding decodes to q - z = 0 with scale 0.
+ * Work. A block of 8 warps owns 8 row tiles of W (128 output columns) and 16 rows of x,
+ * over one K slice of whole stages (a stage: 4 tiles along K). Warp (wn, wk) computes the
+ * 4 row tiles wn*4 .. wn*4+3 on the stage's tile wk, so the 4 warps of a column share the
+ * stage's K and each reads its x fragment once for 8 mma. The grid is n_blocks x splits
+ * (x) by ceil(M / 16) (y): splits cut K so that about two blocks per SM are launched even
+ * for one row tile of x (mkc_qgemm_w16_plan_of).
  *
- * Grid: x = ceil(N/16 / 4) blocks of 4 warps (one 16-column tile per warp), y = ceil(M/16).
- * Tuned for small M (the dispatcher offers it for M <= 64): the x fragments are re-read
- * per warp, which large M would pay for.
+ * Memory. The block's weight tiles stream through a 4-stage ring of 16-byte cp.async
+ * (16 KB a stage, 3 in flight). Before the loop, and in the first stage's copy group, the
+ * block stages once: its x rows over the slice (k_perm applied here, as x[m][k_perm[k]];
+ * 16-byte copies when there is no k_perm and x is aligned), and the slice's group scales
+ * and zero points of its 8 row tiles. The loop then touches global memory only through
+ * cp.async: the weight through LDS.128 (a lane's 16 bytes of a tile are its B fragments),
+ * x through ldmatrix.x4 (rows past M read a zero row), scales through LDS.64.
+ *
+ * Numerics (unchanged from the layout's design): codes become exact integers q - z in
+ * f16/bf16 (one lop3-style AND/OR per register pair for QW4, a byte_perm for QW8/f16),
+ * each scale group's f32 partial sums are multiplied by the f32 value of its f16 scales
+ * and added to the f32 accumulators. Groups change only between k16 steps; the group of
+ * k16 step s is s / (group_len / 16) by a multiply-shift the host prepares: no division
+ * in the kernel. The 4 K-warps of a column are summed in warp order through shared
+ * memory; splits are summed in split order by qgemm_splitk_reduce_kernel, with bias.
+ * Deterministic, no atomics.
  */
 #include <cuda_bf16.h>
 
 #include "dtype_io.cuh"
-#include "ptx.cuh"
 #include "mk_cuda_kernels.h"
+#include "ptx.cuh"
 
 namespace {
 
-constexpr int kWarps = 4;
+constexpr int kWN = 2;                               /* warps along N                       */
+constexpr int kWK = 4;                               /* warps along K (tiles of a stage)    */
+constexpr int kThreads = kWN * kWK * 32;             /* 256                                 */
+constexpr int kTilesN = kWN * 4;                     /* row tiles per block (4 per warp)    */
+constexpr int kStageTiles = kTilesN * kWK;           /* 32 tiles of 512 bytes               */
+constexpr int kStageBytes = kStageTiles * MKC_QG_TILE_BYTES;
+constexpr int kStages = 4;                           /* ring depth: kStages - 1 in flight   */
+constexpr int kRingBytes = kStages * kStageBytes;    /* 64 KB                               */
+constexpr int kXBudget = 32 << 10;                   /* x slice bytes a block may stage     */
+static_assert(MKC_QG_TILE_BYTES == 512 && MKC_QG_LANE_BYTES == 16, "a lane's share of a tile is 16 bytes");
+static_assert(kThreads * 4 * 16 == kStageBytes, "a stage is 4 cp.async of 16 bytes per thread");
+static_assert(kWN * kWK * 32 * 32 * 4 <= kRingBytes, "the cross-warp sums (32 floats a lane) fit in the ring");
+
+struct w16_args {
+    mkc_qgemm_weight w;
+    const uint16_t *x;
+    int64_t x_rs;
+    const uint16_t *bias;
+    uint16_t *y;
+    float *partial;  /* [splits][M][N] when splits > 1 */
+    int M, splits, n_blocks;
+    int kt_per_split; /* a multiple of kWK                                       */
+    int gs;           /* scale groups staged per row tile (>= any slice's span)  */
+    int xs_ld;        /* x row stride in shared memory, halves                    */
+    int x_vec;        /* no k_perm, x and its row stride 16-byte aligned           */
+    uint32_t g_mul;   /* k16 step s -> group (s + hi32(s * g_mul)) >> g_shift      */
+    int g_shift;
+};
 
 template <class T>
 struct frag16;
 
 template <>
 struct frag16<mkc::f16> {
-    static __device__ __forceinline__ uint32_t pack(uint16_t lo, uint16_t hi) { return (uint32_t)lo | (uint32_t)hi << 16; }
     /* halves (1024 + q) of the nibbles at bits s and s + 16 of w, minus halves 1024 + z */
     static __device__ __forceinline__ uint32_t w4(uint32_t w, int s, uint32_t zz) {
         const uint32_t h = ((w >> s) & 0x000F000Fu) | 0x64006400u;
@@ -48,7 +80,7 @@ struct frag16<mkc::f16> {
         const uint32_t h = 0x6400u | (uint32_t)z;
         return h | h << 16;
     }
-    /* bytes b0 (low half) and b1 of w as signed codes */
+    /* bytes 2 pair and 2 pair + 1 of w as signed codes */
     static __device__ __forceinline__ uint32_t w8(uint32_t w, int pair) {
         const uint32_t h = __byte_perm(w ^ 0x80808080u, 0x64646464u, pair ? 0x4342u : 0x4140u);
         const uint32_t bias = 0x64806480u; /* 1152, 1152 */
@@ -62,7 +94,6 @@ struct frag16<mkc::f16> {
 
 template <>
 struct frag16<mkc::bf16> {
-    static __device__ __forceinline__ uint32_t pack(uint16_t lo, uint16_t hi) { return (uint32_t)lo | (uint32_t)hi << 16; }
     static __device__ __forceinline__ uint32_t w4(uint32_t w, int s, uint32_t zz) {
         const uint32_t h = ((w >> s) & 0x000F000Fu) | 0x43004300u;
         __nv_bfloat162 r = __hsub2(*reinterpret_cast<const __nv_bfloat162 *>(&h),
@@ -83,131 +114,337 @@ struct frag16<mkc::bf16> {
     }
 };
 
-template <class T, bool W4>
-__global__ void __launch_bounds__(kWarps * 32) qgemm_w16_kernel(mkc_qgemm_weight w, const uint16_t *__restrict__ x,
-                                                                int64_t x_rs, const uint16_t *__restrict__ bias,
-                                                                uint16_t *__restrict__ y, int64_t M) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    typedef frag16<T> F;
-    static_assert(sizeof(uint4) == MKC_QG_LANE_BYTES && MKC_QG_LANES == 32, "a lane's share of a tile is one uint4");
-    constexpr int TK = W4 ? MKC_QG_TK_W4 : MKC_QG_TK_W8, STEPS = TK / MKC_QG_K16;
-    const mkc_qgemm_layout &L = w.layout;
-    const int lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
-    const int64_t nt = (int64_t)blockIdx.x * kWarps + threadIdx.x / 32;
-    if (nt >= L.n_tiles) return;
-    const int64_t m0 = (int64_t)blockIdx.y * 16;
-    const uint8_t *q = static_cast<const uint8_t *>(w.q) + mkc_qg_tile_at(L.k_tiles, nt, 0);
-    const uint16_t *scales = static_cast<const uint16_t *>(w.scales);
-    const int64_t row0 = m0 + g, row1 = m0 + g + 8;
-    const uint16_t *x0 = row0 < M ? x + row0 * x_rs : nullptr, *x1 = row1 < M ? x + row1 * x_rs : nullptr;
-
-    float acc[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
-    float part[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
-    int64_t cur = 0;
-    uint32_t zz[2] = {F::zero_pair(MKC_QG_W4_ZERO), F::zero_pair(MKC_QG_W4_ZERO)};
-    /* zero points of this lane's B-fragment rows g (nsub 0) and 8 + g (nsub 1) */
-    auto zero_pairs = [&](int64_t gi) {
-        const uint8_t *zg = w.zeros + mkc_qg_group_at(L.groups_p, nt, gi);
-        zz[0] = F::zero_pair(zg[mkc_qg_zero_elem(g)]);
-        zz[1] = F::zero_pair(zg[mkc_qg_zero_elem(MKC_QG_N8 + g)]);
-    };
-    if (W4 && w.zeros) zero_pairs(0);
-    auto flush = [&](int64_t gi) {
-        /* scales of columns 8 nsub + 2t + j: the lane's four consecutive elements from
-           mkc_qg_scale_elem(2t) (nsub 0, j 0), one 8-byte load */
-        const uint2 sv = __ldg(reinterpret_cast<const uint2 *>(scales + mkc_qg_group_at(L.groups_p, nt, gi) +
-                                                               mkc_qg_scale_elem(2 * t)));
-        const float s[2][2] = {{__half2float(__ushort_as_half((uint16_t)(sv.x & 0xFFFFu))),
-                                __half2float(__ushort_as_half((uint16_t)(sv.x >> 16)))},
-                               {__half2float(__ushort_as_half((uint16_t)(sv.y & 0xFFFFu))),
-                                __half2float(__ushort_as_half((uint16_t)(sv.y >> 16)))}};
-#pragma unroll
-        for (int ns = 0; ns < 2; ns++) {
-            acc[ns][0] = fmaf(s[ns][0], part[ns][0], acc[ns][0]);
-            acc[ns][1] = fmaf(s[ns][1], part[ns][1], acc[ns][1]);
-            acc[ns][2] = fmaf(s[ns][0], part[ns][2], acc[ns][2]);
-            acc[ns][3] = fmaf(s[ns][1], part[ns][3], acc[ns][3]);
-#pragma unroll
-            for (int c = 0; c < 4; c++) part[ns][c] = 0.f;
-        }
-    };
-    auto xa = [&](const uint16_t *xr, int64_t k) -> uint16_t {
-        if (!xr || k >= L.k) return 0;
-        return __ldg(xr + (w.k_perm ? __ldg(w.k_perm + k) : k));
-    };
-
-    /* the next tile's 16 bytes are loaded before this tile's mma (two loads in flight) */
-    uint4 next = __ldg(reinterpret_cast<const uint4 *>(q) + lane);
-    for (int64_t kt = 0; kt < L.k_tiles; kt++) {
-        const uint4 v = next;
-        if (kt + 1 < L.k_tiles)
-            next = __ldg(reinterpret_cast<const uint4 *>(q + (size_t)(kt + 1) * MKC_QG_TILE_BYTES) + lane);
-        const uint32_t words[4] = {v.x, v.y, v.z, v.w};
-#pragma unroll
-        for (int ks = 0; ks < STEPS; ks++) {
-            const int64_t k0 = kt * TK + ks * MKC_QG_K16;
-            const int64_t gi = mkc_qg_group(L.groups_p, L.group_len, k0);
-            if (gi != cur) {
-                flush(cur);
-                cur = gi;
-                if (W4 && w.zeros) zero_pairs(gi);
-            }
-            const int64_t ka = k0 + 2 * t, kb = ka + 8;
-            const uint32_t a[4] = {F::pack(xa(x0, ka), xa(x0, ka + 1)), F::pack(xa(x1, ka), xa(x1, ka + 1)),
-                                   F::pack(xa(x0, kb), xa(x0, kb + 1)), F::pack(xa(x1, kb), xa(x1, kb + 1))};
-#pragma unroll
-            for (int ns = 0; ns < 2; ns++) {
-                uint32_t b0, b1;
-                if (W4) {
-                    /* word ks; reg r's nibbles at bits mkc_qg_w4_shift(ns, r) | + 16 */
-                    b0 = F::w4(words[ks], mkc_qg_w4_shift(ns, 0), zz[ns]);
-                    b1 = F::w4(words[ks], mkc_qg_w4_shift(ns, 1), zz[ns]);
-                } else {
-                    /* word mkc_qg_w8_word(ks, ns): bytes 0, 1 = reg 0; bytes 2, 3 = reg 1 */
-                    b0 = F::w8(words[mkc_qg_w8_word(ks, ns)], 0);
-                    b1 = F::w8(words[mkc_qg_w8_word(ks, ns)], 1);
-                }
-                F::mma(part[ns], a, b0, b1);
-            }
-        }
-    }
-    flush(cur);
-
-    /* accumulator lane: rows g, g + 8; columns 8 ns + 2t + j */
-#pragma unroll
-    for (int ns = 0; ns < 2; ns++)
-#pragma unroll
-        for (int j = 0; j < 2; j++) {
-            const int64_t n = nt * MKC_QG_TN + MKC_QG_N8 * ns + 2 * t + j;
-            if (n >= L.n) continue;
-            const float b = bias ? T::load(bias[n]) : 0.f;
-            if (row0 < M) y[row0 * L.n + n] = T::store(acc[ns][j] + b);
-            if (row1 < M) y[row1 * L.n + n] = T::store(acc[ns][2 + j] + b);
-        }
-#else
-    (void)w; (void)x; (void)x_rs; (void)bias; (void)y; (void)M;
-#endif
+/* Shared memory of a block: the ring, then x [rows][xs_ld], a zero row of 8 halves, the
+   scales [kTilesN][gs][16] (f16 bits) and, with zero points, [kTilesN][gs][16] bytes. */
+struct w16_smem {
+    size_t x, zero, scales, zeros, bytes;
+};
+__host__ __device__ inline w16_smem smem_of(int rows, int xs_ld, int gs, bool zeros) {
+    w16_smem s;
+    s.x = kRingBytes;
+    s.zero = s.x + (size_t)rows * xs_ld * 2;
+    s.scales = s.zero + 16;
+    s.zeros = s.scales + (size_t)kTilesN * gs * MKC_QG_TN * 2;
+    s.bytes = s.zeros + (zeros ? (size_t)kTilesN * gs * MKC_QG_TN : 0);
+    s.bytes = (s.bytes + 15) & ~(size_t)15;
+    return s;
 }
 
 template <class T, bool W4>
-cudaError_t launch(const mkc_qgemm_weight *w, const void *x, int64_t x_rs, const void *bias, void *y, int64_t M,
-                   cudaStream_t stream) {
-    const dim3 grid((unsigned)((w->layout.n_tiles + kWarps - 1) / kWarps), (unsigned)((M + 15) / 16));
-    qgemm_w16_kernel<T, W4><<<grid, kWarps * 32, 0, stream>>>(*w, static_cast<const uint16_t *>(x), x_rs,
-                                                             static_cast<const uint16_t *>(bias),
-                                                             static_cast<uint16_t *>(y), M);
+__global__ void __launch_bounds__(kThreads) qgemm_w16_kernel(w16_args p) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    typedef frag16<T> F;
+    constexpr int TK = W4 ? MKC_QG_TK_W4 : MKC_QG_TK_W8, STEPS = TK / MKC_QG_K16;
+    extern __shared__ __align__(16) uint8_t smem[];
+    const mkc_qgemm_layout &L = p.w.layout;
+    const int tid = (int)threadIdx.x, lane = tid & 31, warp = tid >> 5, wn = warp / kWK, wk = warp % kWK;
+    const int g = lane >> 2, t = lane & 3;
+    const int nb = (int)blockIdx.x % p.n_blocks, split = (int)blockIdx.x / p.n_blocks;
+    const int nt0 = nb * kTilesN, m0 = (int)blockIdx.y * 16;
+    const int rows = min(16, p.M - m0); /* x rows this block stages (>= 1)  */
+    const int kt_begin = split * p.kt_per_split;
+    const int kt_end = min((int)L.k_tiles, kt_begin + p.kt_per_split);
+    const int nst = (kt_end - kt_begin + kWK - 1) / kWK; /* stages of the slice */
+    auto group_of = [&](uint32_t s) -> int { return (int)((s + __umulhi(s, p.g_mul)) >> p.g_shift); };
+    const int g_begin = group_of((uint32_t)kt_begin * STEPS);
+    const w16_smem S = smem_of(min(16, p.M), p.xs_ld, p.gs, p.w.zeros != nullptr);
+    uint16_t *xs = reinterpret_cast<uint16_t *>(smem + S.x);
+    const uint16_t *ss = reinterpret_cast<const uint16_t *>(smem + S.scales);
+    const uint8_t *zs = smem + S.zeros;
+
+    /* ---- stage x, the scales and the zero points once (joined to stage 0's copy group) */
+    {
+        const int kbase = kt_begin * TK, ks_len = (kt_end - kt_begin) * TK, chunks = ks_len / 8;
+        for (int e = tid; e < rows * chunks; e += kThreads) {
+            const int r = e / chunks, c = e % chunks, k = kbase + c * 8;
+            uint16_t *dst = xs + r * p.xs_ld + c * 8;
+            const uint16_t *xr = p.x + (int64_t)(m0 + r) * p.x_rs;
+            if (p.x_vec && k + 8 <= L.k) {
+                mkc::ptx::cp_async<16>(dst, xr + k);
+            } else {
+#pragma unroll
+                for (int i = 0; i < 8; i++)
+                    dst[i] = k + i < L.k ? xr[p.w.k_perm ? p.w.k_perm[k + i] : k + i] : (uint16_t)0;
+            }
+        }
+        if (tid < 8) xs[(S.zero - S.x) / 2 + tid] = 0;
+        const int groups = (int)L.groups_p;
+        for (int e = tid; e < kTilesN * p.gs * 2; e += kThreads) { /* 2 chunks of 16 bytes a group */
+            const int i = e >> 1, half = e & 1, ntl = i / p.gs, gl = i % p.gs;
+            const int nt = nt0 + ntl, gi = g_begin + gl;
+            const bool ok = nt < L.n_tiles && gi < groups;
+            const uint16_t *src = static_cast<const uint16_t *>(p.w.scales) +
+                                  (ok ? mkc_qg_group_at(L.groups_p, nt, gi) + 8 * half : 0);
+            mkc::ptx::cp_async<16>(smem + S.scales + (size_t)i * 32 + half * 16, src, ok ? 16 : 0);
+        }
+        if (p.w.zeros)
+            for (int i = tid; i < kTilesN * p.gs; i += kThreads) {
+                const int ntl = i / p.gs, gl = i % p.gs, nt = nt0 + ntl, gi = g_begin + gl;
+                const bool ok = nt < L.n_tiles && gi < groups;
+                mkc::ptx::cp_async<16>(smem + S.zeros + (size_t)i * 16,
+                                       p.w.zeros + (ok ? mkc_qg_group_at(L.groups_p, nt, gi) : 0), ok ? 16 : 0);
+            }
+    }
+
+    /* ---- the weight ring: stage i holds tiles (nt0 + ntl, kt_begin + 4 i + wk') at
+       [ntl][wk'][lane][16 bytes]; 4 chunks of 16 bytes per thread */
+    const uint8_t *q = static_cast<const uint8_t *>(p.w.q);
+    auto issue = [&](int i) {
+        if (i < nst) {
+            uint8_t *st = smem + (i % kStages) * kStageBytes;
+#pragma unroll
+            for (int c4 = 0; c4 < 4; c4++) {
+                const int c = tid + c4 * kThreads, tile = c >> 5, ln = c & 31;
+                const int nt = nt0 + tile / kWK, kt = kt_begin + i * kWK + tile % kWK;
+                const bool ok = nt < L.n_tiles && kt < kt_end;
+                mkc::ptx::cp_async<16>(st + c * 16, q + (ok ? mkc_qg_tile_at(L.k_tiles, nt, kt) + ln * 16 : 0),
+                                       ok ? 16 : 0);
+            }
+        }
+        mkc::ptx::cp_async_commit();
+    };
+#pragma unroll
+    for (int i = 0; i < kStages - 1; i++) issue(i);
+
+    /* ldmatrix row addresses: lane l gives row l % 16 at column 8 (l / 16); rows past the
+       block's x read the zero row (column step 0) */
+    const int arow = lane & 15;
+    const uint8_t *a_base = arow < rows ? reinterpret_cast<const uint8_t *>(xs + arow * p.xs_ld + (lane >> 4) * 8)
+                                        : smem + S.zero;
+    const int a_step = arow < rows ? 2 : 0; /* bytes per x column */
+
+    float acc[4][2][4], part[4][2][4];
+#pragma unroll
+    for (int j = 0; j < 4; j++)
+#pragma unroll
+        for (int ns = 0; ns < 2; ns++)
+#pragma unroll
+            for (int c = 0; c < 4; c++) acc[j][ns][c] = part[j][ns][c] = 0.f;
+    uint32_t zz[4][2];
+#pragma unroll
+    for (int j = 0; j < 4; j++) zz[j][0] = zz[j][1] = F::zero_pair(MKC_QG_W4_ZERO);
+    int cur = g_begin; /* the group part[] accumulates */
+    auto zero_pairs = [&](int gi) {
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            const uint8_t *zg = zs + ((wn * 4 + j) * p.gs + (gi - g_begin)) * MKC_QG_TN;
+            zz[j][0] = F::zero_pair(zg[mkc_qg_zero_elem(g)]);
+            zz[j][1] = F::zero_pair(zg[mkc_qg_zero_elem(MKC_QG_N8 + g)]);
+        }
+    };
+    auto flush = [&]() {
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            /* scales of columns 8 ns + 2t + jj: four consecutive elements from
+               mkc_qg_scale_elem(2t), one 8-byte load */
+            const uint2 sv = *reinterpret_cast<const uint2 *>(
+                ss + ((wn * 4 + j) * p.gs + (cur - g_begin)) * MKC_QG_TN + mkc_qg_scale_elem(2 * t));
+            const float s[2][2] = {{__half2float(__ushort_as_half((uint16_t)(sv.x & 0xFFFFu))),
+                                    __half2float(__ushort_as_half((uint16_t)(sv.x >> 16)))},
+                                   {__half2float(__ushort_as_half((uint16_t)(sv.y & 0xFFFFu))),
+                                    __half2float(__ushort_as_half((uint16_t)(sv.y >> 16)))}};
+#pragma unroll
+            for (int ns = 0; ns < 2; ns++) {
+                acc[j][ns][0] = fmaf(s[ns][0], part[j][ns][0], acc[j][ns][0]);
+                acc[j][ns][1] = fmaf(s[ns][1], part[j][ns][1], acc[j][ns][1]);
+                acc[j][ns][2] = fmaf(s[ns][0], part[j][ns][2], acc[j][ns][2]);
+                acc[j][ns][3] = fmaf(s[ns][1], part[j][ns][3], acc[j][ns][3]);
+#pragma unroll
+                for (int c = 0; c < 4; c++) part[j][ns][c] = 0.f;
+            }
+        }
+    };
+
+    for (int i = 0; i < nst; i++) {
+        mkc::ptx::cp_async_wait<kStages - 2>();
+        __syncthreads(); /* stage i (and, at i = 0, x and the scales) visible; stage i-1 free */
+        issue(i + kStages - 1);
+        if (W4 && p.w.zeros && i == 0) zero_pairs(cur);
+        const int kt = kt_begin + i * kWK + wk;
+        if (kt >= kt_end) continue; /* uniform over the warp; no shuffles below */
+        const uint8_t *st = smem + (i % kStages) * kStageBytes + ((wn * 4) * kWK + wk) * MKC_QG_TILE_BYTES + lane * 16;
+        uint32_t words[4][4];
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            const uint4 v = *reinterpret_cast<const uint4 *>(st + j * kWK * MKC_QG_TILE_BYTES);
+            words[j][0] = v.x, words[j][1] = v.y, words[j][2] = v.z, words[j][3] = v.w;
+        }
+        const uint8_t *a_tile = a_base + (kt - kt_begin) * TK * a_step;
+#pragma unroll
+        for (int ks = 0; ks < STEPS; ks++) {
+            const int gi = group_of((uint32_t)(kt * STEPS + ks));
+            if (gi != cur) {
+                flush();
+                cur = gi;
+                if (W4 && p.w.zeros) zero_pairs(gi);
+            }
+            uint32_t a[4];
+            mkc::ptx::ldmatrix_x4(a, a_tile + ks * MKC_QG_K16 * a_step);
+#pragma unroll
+            for (int j = 0; j < 4; j++)
+#pragma unroll
+                for (int ns = 0; ns < 2; ns++) {
+                    uint32_t b0, b1;
+                    if (W4) {
+                        /* word ks; reg r's nibbles at bits mkc_qg_w4_shift(ns, r) | + 16 */
+                        b0 = F::w4(words[j][ks], mkc_qg_w4_shift(ns, 0), zz[j][ns]);
+                        b1 = F::w4(words[j][ks], mkc_qg_w4_shift(ns, 1), zz[j][ns]);
+                    } else {
+                        /* word mkc_qg_w8_word(ks, ns): bytes 0, 1 = reg 0; bytes 2, 3 = reg 1 */
+                        b0 = F::w8(words[j][mkc_qg_w8_word(ks, ns)], 0);
+                        b1 = F::w8(words[j][mkc_qg_w8_word(ks, ns)], 1);
+                    }
+                    F::mma(part[j][ns], a, b0, b1);
+                }
+        }
+    }
+    flush();
+
+    /* ---- sum the 4 K-warps of each column in warp order: warp (wn, wk) then owns row tile
+       wn*4 + wk. red[(wn*4 + wk')][i][lane], i = j*8 + ns*4 + c */
+    mkc::ptx::cp_async_wait<0>();
+    __syncthreads(); /* every warp is done with the ring: it becomes red[] */
+    float *red = reinterpret_cast<float *>(smem);
+#pragma unroll
+    for (int j = 0; j < 4; j++)
+#pragma unroll
+        for (int ns = 0; ns < 2; ns++)
+#pragma unroll
+            for (int c = 0; c < 4; c++) red[((warp * 4 + j) * 8 + ns * 4 + c) * 32 + lane] = acc[j][ns][c];
+    __syncthreads();
+    float v[2][4];
+#pragma unroll
+    for (int ns = 0; ns < 2; ns++)
+#pragma unroll
+        for (int c = 0; c < 4; c++) {
+            float sum = 0.f;
+            for (int w2 = 0; w2 < kWK; w2++) sum += red[(((wn * kWK + w2) * 4 + wk) * 8 + ns * 4 + c) * 32 + lane];
+            v[ns][c] = sum;
+        }
+
+    /* accumulator lane: rows g, g + 8; columns 8 ns + 2t + jj of row tile nt */
+    const int64_t nt = nt0 + wn * 4 + wk;
+    if (nt >= L.n_tiles) return;
+    const int64_t row0 = m0 + g, row1 = m0 + g + 8;
+#pragma unroll
+    for (int ns = 0; ns < 2; ns++)
+#pragma unroll
+        for (int jj = 0; jj < 2; jj++) {
+            const int64_t n = nt * MKC_QG_TN + MKC_QG_N8 * ns + 2 * t + jj;
+            if (n >= L.n) continue;
+            if (p.splits == 1) {
+                const float b = p.bias ? T::load(p.bias[n]) : 0.f;
+                if (row0 < p.M) p.y[row0 * L.n + n] = T::store(v[ns][jj] + b);
+                if (row1 < p.M) p.y[row1 * L.n + n] = T::store(v[ns][2 + jj] + b);
+            } else {
+                float *ps = p.partial + (int64_t)split * p.M * L.n;
+                if (row0 < p.M) ps[row0 * L.n + n] = v[ns][jj];
+                if (row1 < p.M) ps[row1 * L.n + n] = v[ns][2 + jj];
+            }
+        }
+#else
+    (void)p;
+#endif
+}
+
+/* y[m][n] = sum over splits s, in order, of partial[s][m][n], + bias[n]: one thread an
+   output, columns along x, rows along y (no division) */
+template <class T>
+__global__ void __launch_bounds__(256) qgemm_splitk_reduce_kernel(const float *__restrict__ partial, int splits,
+                                                                  int M, int N, const uint16_t *__restrict__ bias,
+                                                                  uint16_t *__restrict__ y) {
+    const int n = (int)blockIdx.x * 256 + (int)threadIdx.x;
+    if (n >= N) return;
+    const int64_t i = (int64_t)blockIdx.y * N + n, MN = (int64_t)M * N;
+    float s = 0.f;
+    for (int sp = 0; sp < splits; sp++) s += partial[sp * MN + i];
+    if (bias) s += T::load(bias[n]);
+    y[i] = T::store(s);
+}
+
+/* Multiplier and shift that divide k16 step numbers (< 2^31) by d >= 1. */
+void divisor_of(uint32_t d, uint32_t *mul, int *shift) {
+    int s = 0;
+    while (((uint64_t)1 << s) < d) s++;
+    *shift = s;
+    *mul = (uint32_t)(((((uint64_t)1 << 32) * (((uint64_t)1 << s) - d)) / d) + 1);
+}
+
+template <class T, bool W4>
+cudaError_t launch(const w16_args &p, const mkc_qgemm_w16_plan *plan, cudaStream_t stream) {
+    const size_t smem = plan->smem_bytes;
+    if (smem > 48 * 1024) {
+        const cudaError_t e =
+            cudaFuncSetAttribute(qgemm_w16_kernel<T, W4>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+        if (e != cudaSuccess) return e;
+    }
+    const dim3 grid((unsigned)(p.n_blocks * p.splits), (unsigned)((p.M + 15) / 16));
+    qgemm_w16_kernel<T, W4><<<grid, kThreads, smem, stream>>>(p);
+    cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess || p.splits == 1) return e;
+    const int N = (int)p.w.layout.n;
+    qgemm_splitk_reduce_kernel<T><<<dim3((unsigned)((N + 255) / 256), (unsigned)p.M), 256, 0, stream>>>(
+        p.partial, p.splits, p.M, N, p.bias, p.y);
     return cudaGetLastError();
 }
 
 } /* namespace */
 
+extern "C" int mkc_qgemm_w16_plan_of(const mkc_qgemm_weight *w, int64_t M, int sms, mkc_qgemm_w16_plan *out) {
+    const mkc_qgemm_layout *L = &w->layout;
+    if (M <= 0 || M > 65535 || L->n_tiles <= 0 || L->k_tiles <= 0 || L->k_tiles > (1 << 24)) return 0;
+    const int tk = mkc_qg_tk(L->w4), rows = M < 16 ? (int)M : 16;
+    const int64_t n_blocks = (L->n_tiles + kTilesN - 1) / kTilesN, m_blocks = (M + 15) / 16;
+    const int64_t k_stages = (L->k_tiles + kWK - 1) / kWK;
+    /* the x slice of one split fits kXBudget; then enough splits for ~2 blocks an SM */
+    int64_t max_st = kXBudget / ((int64_t)rows * kWK * tk * 2);
+    if (max_st < 1) max_st = 1;
+    int64_t splits = (k_stages + max_st - 1) / max_st;
+    const int64_t want = (2 * (int64_t)(sms > 0 ? sms : 1) + n_blocks * m_blocks - 1) / (n_blocks * m_blocks);
+    if (want > splits) splits = want;
+    if (splits > k_stages) splits = k_stages;
+    const int64_t st_per = (k_stages + splits - 1) / splits;
+    splits = (k_stages + st_per - 1) / st_per;
+    if (n_blocks * splits > 0x7FFFFFFF) return 0;
+    const int64_t kt_per = st_per * kWK, ks = kt_per * tk;
+    /* groups a slice can touch: ks / group_len + 2 (a slice starts anywhere in a group) */
+    int64_t gs = L->groups_p == 1 ? 1 : ks / L->group_len + 2;
+    if (gs > L->groups_p) gs = L->groups_p;
+    out->splits = (int)splits;
+    out->kt_per_split = (int)kt_per;
+    out->n_blocks = (int)n_blocks;
+    out->gs = (int)gs;
+    out->xs_ld = (int)ks + 8; /* +16 bytes: ldmatrix rows on distinct banks */
+    out->smem_bytes = smem_of(rows, out->xs_ld, (int)gs, w->zeros != NULL).bytes;
+    out->scratch_bytes = splits > 1 ? (size_t)splits * (size_t)M * (size_t)L->n * sizeof(float) : 0;
+    return 1;
+}
+
 extern "C" cudaError_t mkc_qgemm_w16(mk_dtype t, const mkc_qgemm_weight *w, const void *x, int64_t x_rs,
-                                     const void *bias, void *y, int64_t M, cudaStream_t stream) {
+                                     const void *bias, void *y, int64_t M, const mkc_qgemm_w16_plan *plan,
+                                     float *scratch, cudaStream_t stream) {
     if (M <= 0 || w->layout.n <= 0) return cudaSuccess;
-    if (M > 16 * 65535) return cudaErrorInvalidValue;
-    if (t == MK_F16) return w->layout.w4 ? launch<mkc::f16, true>(w, x, x_rs, bias, y, M, stream)
-                                         : launch<mkc::f16, false>(w, x, x_rs, bias, y, M, stream);
-    if (t == MK_BF16) return w->layout.w4 ? launch<mkc::bf16, true>(w, x, x_rs, bias, y, M, stream)
-                                          : launch<mkc::bf16, false>(w, x, x_rs, bias, y, M, stream);
+    if (M > 65535 || (plan->splits > 1 && !scratch)) return cudaErrorInvalidValue; /* grid y of the reduce */
+    w16_args p;
+    p.w = *w;
+    p.x = static_cast<const uint16_t *>(x);
+    p.x_rs = x_rs;
+    p.bias = static_cast<const uint16_t *>(bias);
+    p.y = static_cast<uint16_t *>(y);
+    p.partial = scratch;
+    p.M = (int)M;
+    p.splits = plan->splits;
+    p.n_blocks = plan->n_blocks;
+    p.kt_per_split = plan->kt_per_split;
+    p.gs = plan->gs;
+    p.xs_ld = plan->xs_ld;
+    p.x_vec = !w->k_perm && ((uintptr_t)x & 15) == 0 && (x_rs % 8) == 0;
+    const int64_t steps = mkc_qg_tk(w->layout.w4) / MKC_QG_K16;
+    /* per-channel scales: a divisor past every step number gives group 0 throughout */
+    const uint32_t g16 = w->layout.groups_p == 1 ? (uint32_t)(w->layout.k_tiles * steps)
+                                                 : (uint32_t)(w->layout.group_len / MKC_QG_K16);
+    divisor_of(g16, &p.g_mul, &p.g_shift);
+    if (t == MK_F16) return w->layout.w4 ? launch<mkc::f16, true>(p, plan, stream) : launch<mkc::f16, false>(p, plan, stream);
+    if (t == MK_BF16) return w->layout.w4 ? launch<mkc::bf16, true>(p, plan, stream) : launch<mkc::bf16, false>(p, plan, stream);
     return cudaErrorInvalidValue;
 }

@@ -1,10 +1,13 @@
 /*
  * Quantized GEMM variants of the CUDA backend (MK_OP_QGEMM):
  *   cuda.w4a16_mma   QW4 and QW8 weights, F16/BF16 activations, M <= 64: mma.sync
- *                    m16n8k16 on the packed layout of kernels/cuda/qgemm_layout.h,
- *                    codes dequantized in registers, f32 accumulation, group scales
- *                    applied to f32 partial sums (kernels/cuda/qgemm_w4a16.cu). Needs
- *                    sm_80+.
+ *                    m16n8k16 on the packed layout of kernels/cuda/qgemm_layout.h, the
+ *                    weight through a 4-stage cp.async ring, x and the group scales
+ *                    staged once per block, codes dequantized in registers, f32
+ *                    accumulation, group scales applied to f32 partial sums, K split
+ *                    over the SMs at small M with the splits summed in order
+ *                    (kernels/cuda/qgemm_w4a16.cu). Its split-K partials live in the
+ *                    context's grow-only slot CUDA_SCRATCH_QGEMM_SPLIT. Needs sm_80+.
  *   cuda.dequant_cublas  QW4 and QW8, any M: the weight dequantized into a scratch F16/BF16
  *                    matrix (k_perm folded into its columns; each weight rounded once to
  *                    the activation type) and cublasGemmEx with f32 accumulation, bias
@@ -12,9 +15,9 @@
  *                    context's grow-only slot CUDA_SCRATCH_QGEMM_W (cuda_scratch.c):
  *                    no allocation or free per call once it is large enough.
  * Not written yet: W8A8 int8 tensor cores and FP8 e4m3 (no CUDA variant:
- * MK_ERR_UNSUPPORTED). The M <= 64 limit of the mma kernel is its design point (the x
- * fragments are re-read by every warp), not a measurement; the crossover to the cuBLAS
- * path awaits a GPU.
+ * MK_ERR_UNSUPPORTED). The M <= 64 limit of the mma kernel is its design point (a block
+ * takes 16 rows of x; more rows are more blocks, each streaming the weight again from L2),
+ * not a measurement; the crossover to the cuBLAS path awaits a GPU.
  */
 #include <limits.h>
 
@@ -44,19 +47,33 @@ static int sup_w4a16_mma(const mk_context *ctx, const mk_op_args *a, char *why, 
         return mk__why(why, n, "M = %lld > %d (small-M kernel; no large-M CUDA path yet)",
                        (long long)x->shape[0], W16_MAX_M);
     if (d->k > INT_MAX || d->n > INT_MAX) return mk__why(why, n, "N or K exceeds 2^31-1");
+    const mkc_qgemm_weight kw = kernel_weight(qw->impl);
+    mkc_qgemm_w16_plan plan;
+    if (!mkc_qgemm_w16_plan_of(&kw, x->shape[0], cuda_of(ctx)->dev->sm_count, &plan))
+        return mk__why(why, n, "K = %lld: more than 2^24 weight tiles along K", (long long)d->k);
     return 1;
 }
 
 static mk_status run_w4a16_mma(mk_context *ctx, const mk_op_args *a) {
     const mk_tensor *x = a->u.qgemm.x, *bias = a->u.qgemm.bias, *y = a->u.qgemm.y;
     const mk_qweight *qw = a->u.qgemm.w;
+    cuda_ctx *c = cuda_of(ctx);
     mk_status s = cuda_enter(ctx);
     if (s != MK_OK) return s;
     const mkc_qgemm_weight kw = kernel_weight(qw->impl);
     const int64_t x_rs = x->shape[0] > 1 ? x->stride[0] : x->shape[1];
-    return cuda_launched(mkc_qgemm_w16(x->dtype, &kw, cuda_ptr(x), x_rs, bias ? cuda_ptr(bias) : NULL, cuda_ptr(y),
-                                       x->shape[0], cuda_of(ctx)->stream),
-                         "qgemm_w16");
+    mkc_qgemm_w16_plan plan;
+    if (!mkc_qgemm_w16_plan_of(&kw, x->shape[0], c->dev->sm_count, &plan))
+        return mk__fail(MK_ERR_INVALID_ARGUMENT, "qgemm: M or K out of cuda.w4a16_mma's range"); /* supports() said */
+    void *scratch = NULL; /* split-K partials: the context's grow-only scratch */
+    pthread_mutex_lock(&c->lock);
+    if (plan.scratch_bytes) s = cuda_scratch(c, CUDA_SCRATCH_QGEMM_SPLIT, plan.scratch_bytes, &scratch);
+    if (s == MK_OK)
+        s = cuda_launched(mkc_qgemm_w16(x->dtype, &kw, cuda_ptr(x), x_rs, bias ? cuda_ptr(bias) : NULL, cuda_ptr(y),
+                                        x->shape[0], &plan, (float *)scratch, c->stream),
+                          "qgemm_w16");
+    pthread_mutex_unlock(&c->lock);
+    return s;
 }
 
 static int sup_dequant_cublas(const mk_context *ctx, const mk_op_args *a, char *why, size_t n) {
