@@ -5,7 +5,7 @@
 # the CUDA code) and runs every ctest labelled cuda_emu: test_backend_ops_cuda
 # (test_backend_ops --backend cuda) and test_plans under the forward and the warp-serial
 # schedules, the emulator's collective and fault tests under both,
-# `medkern conform --device cuda:0 --quick`, and the ASan out-of-bounds report check.
+# `medkern conform --device cuda:0 --quick` under both, and the ASan out-of-bounds report check.
 # Prints one summary line; exit status non-zero on any failure.
 # MEDKERN_EMU_SANITIZE (default address,undefined; empty for a plain build).
 set -uo pipefail
