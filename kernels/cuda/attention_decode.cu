@@ -49,6 +49,7 @@
 #include <stdint.h>
 
 #include "dtype_io.cuh"
+#include "fastdiv.cuh"
 #include "mk_cuda_kernels.h"
 #include "ptx.cuh"
 
@@ -134,8 +135,7 @@ __device__ __forceinline__ void store_out(const mkc_decode_args &a, int64_t idx,
 /* Per-launch constants, computed on the host so that no kernel divides in 64 bits or
    calls the IEEE division routine (a CALL makes ptxas save registers to the stack). */
 struct decode_consts {
-    uint32_t bs_mul; /* j / block_size = (j + hi32(j * bs_mul)) >> bs_shift, j < 2^31 */
-    int bs_shift;    /* (round-up division by multiplication)                       */
+    mkc_divisor page; /* key j's page: j / block_size (fastdiv.cuh)                 */
     float2 sc;       /* score_l2's constants                                        */
 };
 
@@ -148,9 +148,7 @@ __device__ __forceinline__ float score_l2(float dot, float2 sc) {
 decode_consts consts_of(const mkc_decode_args &a) {
     decode_consts c;
     const uint32_t bs = (uint32_t)a.pool.block_size;
-    c.bs_shift = 0;
-    while ((1u << c.bs_shift) < bs) c.bs_shift++;
-    c.bs_mul = (uint32_t)((((uint64_t)1 << 32) * (((uint64_t)1 << c.bs_shift) - bs)) / bs + 1);
+    c.page = mkc_divisor_of(bs);
     c.sc = a.softcap > 0.0f ? make_float2(a.scale / a.softcap, a.softcap * kLog2e)
                             : make_float2(a.scale * kLog2e, 0.0f);
     return c;
@@ -161,8 +159,7 @@ struct block_work {
     int b, s;                 /* sequence, split                                */
     int k_begin, k_end;       /* this split's keys                              */
     const int32_t *btab;      /* sequence b's block-table row                   */
-    uint32_t bs_mul;          /* decode_consts' page division                   */
-    int bs_shift;
+    mkc_divisor page;         /* decode_consts' page division                   */
 };
 
 __device__ __forceinline__ block_work find_work(const mkc_decode_args &a, const decode_consts &c, int hpb,
@@ -180,7 +177,7 @@ __device__ __forceinline__ block_work find_work(const mkc_decode_args &a, const 
     const int lo = a.window_left >= 0 ? max(0, len - 1 - a.window_left) : 0;
     w.k_begin = lo + w.s * a.chunk;
     w.k_end = min(len, w.k_begin + a.chunk);
-    w.bs_mul = c.bs_mul, w.bs_shift = c.bs_shift;
+    w.page = c.page;
     return w;
 }
 
@@ -188,7 +185,7 @@ __device__ __forceinline__ block_work find_work(const mkc_decode_args &a, const 
    pool. 32-bit throughout: rows < 2^31 (mkc_kv_pool). */
 __device__ __forceinline__ int kv_row(const mkc_kv_pool &p, const block_work &w, int j) {
     const uint32_t u = (uint32_t)j;
-    const uint32_t page = (u + __umulhi(u, w.bs_mul)) >> w.bs_shift;
+    const uint32_t page = mkc_div(u, w.page);
     const int blk = min(max(w.btab[page], 0), (int)p.num_blocks - 1);
     return (blk * p.block_size + (int)(u - page * (uint32_t)p.block_size)) * p.num_kv_heads + w.hk;
 }

@@ -31,6 +31,7 @@
 #include <cuda_bf16.h>
 
 #include "dtype_io.cuh"
+#include "fastdiv.cuh"
 #include "mk_cuda_kernels.h"
 #include "ptx.cuh"
 
@@ -61,8 +62,7 @@ struct w16_args {
     int gs;           /* scale groups staged per row tile (>= any slice's span)  */
     int xs_ld;        /* x row stride in shared memory, halves                    */
     int x_vec;        /* no k_perm, x and its row stride 16-byte aligned           */
-    uint32_t g_mul;   /* k16 step s -> group (s + hi32(s * g_mul)) >> g_shift      */
-    int g_shift;
+    mkc_divisor group; /* k16 step s -> its scale group s / (group_len / 16)      */
 };
 
 template <class T>
@@ -145,7 +145,7 @@ __global__ void __launch_bounds__(kThreads) qgemm_w16_kernel(w16_args p) {
     const int kt_begin = split * p.kt_per_split;
     const int kt_end = min((int)L.k_tiles, kt_begin + p.kt_per_split);
     const int nst = (kt_end - kt_begin + kWK - 1) / kWK; /* stages of the slice */
-    auto group_of = [&](uint32_t s) -> int { return (int)((s + __umulhi(s, p.g_mul)) >> p.g_shift); };
+    auto group_of = [&](uint32_t s) -> int { return (int)mkc_div(s, p.group); };
     const int g_begin = group_of((uint32_t)kt_begin * STEPS);
     const w16_smem S = smem_of(min(16, p.M), p.xs_ld, p.gs, p.w.zeros != nullptr);
     uint16_t *xs = reinterpret_cast<uint16_t *>(smem + S.x);
@@ -362,14 +362,6 @@ __global__ void __launch_bounds__(256) qgemm_splitk_reduce_kernel(const float *_
     y[i] = T::store(s);
 }
 
-/* Multiplier and shift that divide k16 step numbers (< 2^31) by d >= 1. */
-void divisor_of(uint32_t d, uint32_t *mul, int *shift) {
-    int s = 0;
-    while (((uint64_t)1 << s) < d) s++;
-    *shift = s;
-    *mul = (uint32_t)(((((uint64_t)1 << 32) * (((uint64_t)1 << s) - d)) / d) + 1);
-}
-
 template <class T, bool W4>
 cudaError_t launch(const w16_args &p, const mkc_qgemm_w16_plan *plan, cudaStream_t stream) {
     const size_t smem = plan->smem_bytes;
@@ -443,7 +435,7 @@ extern "C" cudaError_t mkc_qgemm_w16(mk_dtype t, const mkc_qgemm_weight *w, cons
     /* per-channel scales: a divisor past every step number gives group 0 throughout */
     const uint32_t g16 = w->layout.groups_p == 1 ? (uint32_t)(w->layout.k_tiles * steps)
                                                  : (uint32_t)(w->layout.group_len / MKC_QG_K16);
-    divisor_of(g16, &p.g_mul, &p.g_shift);
+    p.group = mkc_divisor_of(g16);
     if (t == MK_F16) return w->layout.w4 ? launch<mkc::f16, true>(p, plan, stream) : launch<mkc::f16, false>(p, plan, stream);
     if (t == MK_BF16) return w->layout.w4 ? launch<mkc::bf16, true>(p, plan, stream) : launch<mkc::bf16, false>(p, plan, stream);
     return cudaErrorInvalidValue;
