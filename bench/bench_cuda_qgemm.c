@@ -4,10 +4,12 @@
  * the same entry (anchors: mkb_cuda.cu). CUDA only: without a CUDA device, or with
  * --device naming another backend, it runs nothing and exits 77 (ctest's skip).
  *
- * Entries: qgemm/<w4g128|w8>/f16/M:<1|16|64|256|4096>/N:<n>/K:<k> for the linear layers of
- * the 7-8B and 70B Llama-class models, (N, K) = 4096 x 4096, 4096 x 14336, 14336 x 4096
- * and 28672 x 4096: W4 with groups of 128 (symmetric) and W8 with per-channel scales;
- * random codes and scales (the time does not depend on the values), x random F16, no bias.
+ * Entries: qgemm/<w4g128|w8|w8a8|fp8>/f16/M:<1|16|64|256|4096>/N:<n>/K:<k> for the linear
+ * layers of the 7-8B and 70B Llama-class models, (N, K) = 4096 x 4096, 4096 x 14336,
+ * 14336 x 4096 and 28672 x 4096: W4 with groups of 128 (symmetric), W8 with per-channel
+ * scales, W8A8 int8 and FP8 e4m3 (per-channel f32 scales, x quantized per token inside
+ * mk_qgemm, which the time includes); random codes and scales (the time does not depend
+ * on the values), x random F16, no bias.
  * --shapes small: M 1 and 16 at 4096 x 4096, W4.
  *
  * Timing: every iteration of the Google Benchmark loop is timed with an mk_event pair on the
@@ -25,7 +27,8 @@
  *   tflops           2 M N K / median / 1e12
  *   cublas_f16_ms    the cuBLAS GEMM's median run
  *   vs_cublas_f16    cublas_f16_ms / ms (> 1: medkern is faster; the W4A16 targets are
- *                    >= 3.5 at M = 1, >= 3 at M = 16, >= 0.95 at M = 4096)
+ *                    >= 3.5 at M = 1, >= 3 at M = 16, >= 0.95 at M = 4096; W8A8 and
+ *                    FP8 >= 1.5 at M >= 2048, against cuBLAS bf16, which runs as f16)
  *   copy_gbs         the copy anchor: read + write of 1 GiB / median / 1e9
  *   vs_copy          gbs / copy_gbs
  * The label names the variant that ran (kernel=...).
@@ -75,7 +78,8 @@ static mk_qweight *random_weight(mkb_state *st, const qcase *c) {
     const size_t n = (size_t)c->n, k = (size_t)c->k, groups = c->group ? k / (size_t)c->group : 1;
     if (c->fmt == MK_QW4) mkb_fill_host(MK_U8, data.q, n * ((k + 1) / 2), 1, 11);
     else mkb_fill_host(MK_I8, data.q, n * k, 1, 11);
-    mkb_fill_host(MK_F16, data.scales, n * groups, 0.01f, 12);
+    const int f32_scales = c->fmt == MK_QW8A8 || c->fmt == MK_QFP8;
+    mkb_fill_host(f32_scales ? MK_F32 : MK_F16, data.scales, n * groups, 0.01f, 12);
     mk_qweight *qw = NULL;
     const mk_status s = mk_qweight_create(mkb_context(), &d, &data, &qw);
     mk_qweight_data_free(&data);
@@ -86,7 +90,8 @@ static void bench_qgemm(mkb_state *st, const void *arg) {
     const qcase *c = arg;
     const double M = c->m, N = c->n, K = c->k;
     const double groups = c->group ? K / c->group : 1;
-    const double wbytes = N * (c->fmt == MK_QW4 ? K / 2 : K) + N * groups * 2;
+    const double scale_bytes = c->fmt == MK_QW8A8 || c->fmt == MK_QFP8 ? 4 : 2;
+    const double wbytes = N * (c->fmt == MK_QW4 ? K / 2 : K) + N * groups * scale_bytes;
     const double bytes = wbytes + M * K * 2 + M * N * 2;
     const double mem = (double)mkb_device()->memory_bytes;
     /* medkern's weight and tensors, then cuBLAS's f16 weight and tensors, one at a time */
@@ -159,9 +164,9 @@ static void reg(void) {
         mk_qformat fmt;
         int group;
         const char *tag;
-    } fmts[] = {{MK_QW4, 128, "w4g128"}, {MK_QW8, 0, "w8"}};
+    } fmts[] = {{MK_QW4, 128, "w4g128"}, {MK_QW8, 0, "w8"}, {MK_QW8A8, 0, "w8a8"}, {MK_QFP8, 0, "fp8"}};
     char n[128];
-    for (int f = 0; f < 2; f++)
+    for (int f = 0; f < 4; f++)
         for (int s = 0; s < 4; s++)
             for (int m = 0; m < 5; m++) {
                 const int in_small = f == 0 && s == 0 && Ms[m] <= 16;

@@ -652,17 +652,9 @@ static void test_import_gptq(int symmetric, int act_order, uint64_t salt) {
     enum { N = 24, K = 128, G = 64 };
     mkref_rng r;
     mkt_rng(&r, salt);
-    int32_t *qweight = mkt_alloc(K / 8 * N * 4), qzeros[K / G * N / 8], g_idx[K];
-    uint16_t scales[K / G * N];
-    for (int i = 0; i < K / 8 * N; i++) qweight[i] = (int32_t)mkref_rng_u64(&r);
-    for (int i = 0; i < K / G * N / 8; i++) {
-        uint32_t z = 0;
-        for (int b = 0; b < 8; b++) z |= (uint32_t)mkref_rng_range(&r, 0, 14) << (4 * b);
-        qzeros[i] = (int32_t)z;
-    }
-    for (int i = 0; i < K / G * N; i++) scales[i] = mk_f32_to_f16((float)(0.002 + 0.01 * mkref_rng_uniform(&r)));
-    for (int i = 0; i < K; i++) g_idx[i] = act_order ? (i * 37 % K) / G : i / G;
-    mk_gptq_tensors in = {qweight, symmetric ? NULL : qzeros, scales, g_idx, N, K, G, symmetric};
+    mkt_gptq g;
+    mkt_gptq_make(&g, N, K, G, symmetric, act_order, &r);
+    const mk_gptq_tensors in = g.t;
     mk_qweight_desc da, dr;
     mk_qweight_data xa, xr;
     char what[96];
@@ -680,19 +672,16 @@ static void test_import_gptq(int symmetric, int act_order, uint64_t salt) {
         mk_qweight_data_free(&xa);
     }
     mk_qweight_data_free(&xr);
-    free(qweight);
+    mkt_gptq_free(&g);
 }
 
 static void test_import_awq(uint64_t salt) {
     enum { N = 16, K = 128, G = 32 };
     mkref_rng r;
     mkt_rng(&r, salt);
-    int32_t qweight[K * N / 8], qzeros[K / G * N / 8];
-    uint16_t scales[K / G * N];
-    for (int i = 0; i < K * N / 8; i++) qweight[i] = (int32_t)mkref_rng_u64(&r);
-    for (int i = 0; i < K / G * N / 8; i++) qzeros[i] = (int32_t)mkref_rng_u64(&r);
-    for (int i = 0; i < K / G * N; i++) scales[i] = mk_f32_to_f16((float)(0.001 + 0.01 * mkref_rng_uniform(&r)));
-    mk_awq_tensors in = {qweight, qzeros, scales, N, K, G};
+    mkt_awq a;
+    mkt_awq_make(&a, N, K, G, &r);
+    const mk_awq_tensors in = a.t;
     mk_qweight_desc da, dr = {MK_QW4, N, K, G, 1};
     mk_qweight_data xa, xr;
     mk_status s = mk_import_awq(&in, &da, &xa);
@@ -705,19 +694,15 @@ static void test_import_awq(uint64_t salt) {
         mk_qweight_data_free(&xa);
     }
     mk_qweight_data_free(&xr);
+    mkt_awq_free(&a);
 }
 
 static void test_import_gguf(mk_gguf_type type, uint64_t salt) {
     enum { N = 8, K = 96 };
-    const size_t bb = type == MK_GGUF_Q4_0 ? 18 : 34, bytes = N * (K / 32) * bb;
     mkref_rng r;
     mkt_rng(&r, salt);
-    uint8_t *blocks = mkt_alloc(bytes);
-    for (size_t i = 0; i < bytes; i++) blocks[i] = (uint8_t)mkref_rng_u64(&r);
-    for (size_t b = 0; b < bytes / bb; b++) {
-        uint16_t s = mk_f32_to_f16((float)(0.001 + 0.01 * mkref_rng_uniform(&r)));
-        blocks[b * bb] = (uint8_t)(s & 0xFF), blocks[b * bb + 1] = (uint8_t)(s >> 8);
-    }
+    size_t bytes;
+    uint8_t *blocks = mkt_gguf_make(type, N, K, &r, &bytes);
     mk_qweight_desc da, dr = {type == MK_GGUF_Q4_0 ? MK_QW4 : MK_QW8, N, K, 32, 0};
     mk_qweight_data xa, xr;
     mk_status s = mk_import_gguf(type, blocks, bytes, N, K, &da, &xa);

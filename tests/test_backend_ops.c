@@ -23,9 +23,10 @@
  *     shuffled blocks, empty contexts, contexts long enough to split, G up to 16,
  *     window, softcap, D 1..256) against the reference with DESIGN §4 tolerances.
  *  5. qgemm (W4A16/W8A16: QW4 symmetric/asymmetric g32/64/128, QW8 per channel and per
- *     group, F16/BF16, M 1..64 and 130/200, N odd, K not a multiple of 128, k_perm, bias,
- *     strided x) against mkref_qgemm on the same dequantized weights; on CUDA the
- *     variant is cuda.w4a16_mma for M <= 64 and cuda.dequant_cublas above.
+ *     group; W8A8 int8 and FP8 with x quantized per token; F16/BF16, M 1..64 and 130/200,
+ *     N odd, K not a multiple of 128, k_perm, bias, strided x) against mkref_qgemm on the
+ *     same weights; on CUDA the variant is cuda.w4a16_mma for M <= 64 and
+ *     cuda.dequant_cublas above, cuda.w8a8_mma / cuda.fp8_mma for QW8A8 / QFP8.
  *
  * `--backend ref` runs the same checks on the reference backend (a dry run of the test
  * itself on a machine without a GPU). `--only g1,g2` runs these groups only (the names in
@@ -1064,7 +1065,7 @@ static void test_qweights(void) {
 
 /* ------------------------------------------------------------ qgemm */
 
-/* y = x . W^T (+ bias) for W4A16/W8A16 weights quantized from random floats, x F16 or
+/* y = x . W^T (+ bias) for W4A16/W8A16, W8A8 and FP8 weights quantized from random floats, x F16 or
    BF16 (every other case a strided view), M 1, 3, 16, 17, 64 (the small-M tensor-core
    path: one and two row tiles of x, partial ones) and 130, 200 (dequantize + cuBLAS),
    N odd, K not a multiple of 128, with and without k_perm and zero points: against
@@ -1074,6 +1075,47 @@ typedef struct {
     int64_t n, k;
     int group, asym, perm, bias;
 } qgemm_case;
+
+/* The variant the CUDA dispatcher must pick for format f at M rows. */
+static const char *cuda_qgemm_variant(mk_qformat f, int64_t M) {
+    return f == MK_QW8A8 ? "cuda.w8a8_mma"
+           : f == MK_QFP8 ? "cuda.fp8_mma"
+           : M <= 64      ? "cuda.w4a16_mma"
+                          : "cuda.dequant_cublas";
+}
+
+/* mk_qgemm of weight (d, data) on M rows of random x (dtype t, row stride K + x_pad)
+   against mkref_qgemm on the same data, rounded to t; a second run gives the same bits. */
+static void qgemm_against_ref(const mk_qweight_desc *d, const mk_qweight_data *data, int with_bias, mk_dtype t,
+                              int64_t M, int x_pad, const char *what) {
+    const int64_t N = d->n, K = d->k;
+    float *x = mkt_random(t, (size_t)(M * K), 1.0f, 8.0f);
+    float *b = mkt_random(t, (size_t)N, 0.5f, 1.0f);
+    float *ref = floats((size_t)(M * N)), *out = floats((size_t)(M * N)), *again = floats((size_t)(M * N));
+    mkref_qgemm(d, data, x, M, with_bias ? b : NULL, ref);
+    mkt_round(t, ref, (size_t)(M * N));
+    mk_qweight *qw = NULL;
+    MKT_OK(mk_qweight_create(ctx, d, data, &qw));
+    if (qw) {
+        const int64_t xs[2] = {M, K}, xst[2] = {K + x_pad, 1}, ys[2] = {M, N}, bs[1] = {N};
+        mk_tensor xt = upload_view(t, 2, xs, xst, x), bt = mkt_upload(ctx, t, 1, bs, b);
+        mk_tensor yt = mkt_output(ctx, t, 2, ys), y2 = mkt_output(ctx, t, 2, ys);
+        MKT_OK(mk_qgemm(ctx, &xt, qw, with_bias ? &bt : NULL, &yt));
+        check_variant(MK_OP_QGEMM, what);
+        if (strcmp(backend, "cuda") == 0) {
+            const char *k = mk_last_kernel(ctx, MK_OP_QGEMM), *want = cuda_qgemm_variant(d->format, M);
+            MKT_CHECK(k && strcmp(k, want) == 0, "%s: ran %s, want %s", what, k ? k : "(none)", want);
+        }
+        download_view(&yt, out, what);
+        mkt_compare(what, out, ref, (size_t)(M * N), t == MK_F16 ? 1e-3 : mkt_tol(t), 0);
+        MKT_OK(mk_qgemm(ctx, &xt, qw, with_bias ? &bt : NULL, &y2));
+        download_view(&y2, again, what);
+        same_bits(out, again, (size_t)(M * N), what);
+        mkt_free(&xt), mkt_free(&bt), mkt_free(&yt), mkt_free(&y2);
+    }
+    mk_qweight_destroy(qw);
+    free(x), free(b), free(ref), free(out), free(again);
+}
 
 static void check_qgemm(const qgemm_case *c, mk_dtype t, int64_t M, int x_pad) {
     mk_qweight_desc d = {c->fmt, c->n, c->k, c->group, c->asym};
@@ -1096,39 +1138,59 @@ static void check_qgemm(const qgemm_case *c, mk_dtype t, int64_t M, int x_pad) {
             data.k_perm[j] = data.k_perm[i], data.k_perm[i] = tmp;
         }
     }
-    float *x = mkt_random(t, (size_t)(M * K), 1.0f, 8.0f);
-    float *b = mkt_random(t, (size_t)N, 0.5f, 1.0f);
-    float *ref = floats((size_t)(M * N)), *out = floats((size_t)(M * N)), *again = floats((size_t)(M * N));
-    mkref_qgemm(&d, &data, x, M, c->bias ? b : NULL, ref);
-    mkt_round(t, ref, (size_t)(M * N));
-
+    static const char *const fmt_names[] = {"?", "QW4", "QW8", "QW8A8", "QFP8"};
     char what[200];
-    snprintf(what, sizeof what, "qgemm %s g%d%s%s%s N=%lld K=%lld M=%lld x=%s%s",
-             c->fmt == MK_QW4 ? "QW4" : "QW8", c->group, c->asym ? " asym" : "", c->perm ? " perm" : "",
-             c->bias ? " bias" : "", (long long)N, (long long)K, (long long)M, mk_dtype_name(t),
-             x_pad ? " strided" : "");
-    mk_qweight *qw = NULL;
-    MKT_OK(mk_qweight_create(ctx, &d, &data, &qw));
-    if (qw) {
-        const int64_t xs[2] = {M, K}, xst[2] = {K + x_pad, 1}, ys[2] = {M, N}, bs[1] = {N};
-        mk_tensor xt = upload_view(t, 2, xs, xst, x), bt = mkt_upload(ctx, t, 1, bs, b);
-        mk_tensor yt = mkt_output(ctx, t, 2, ys), y2 = mkt_output(ctx, t, 2, ys);
-        MKT_OK(mk_qgemm(ctx, &xt, qw, c->bias ? &bt : NULL, &yt));
-        check_variant(MK_OP_QGEMM, what);
-        if (strcmp(backend, "cuda") == 0) { /* the dispatcher: tensor cores for M <= 64 */
-            const char *k = mk_last_kernel(ctx, MK_OP_QGEMM), *want = M <= 64 ? "cuda.w4a16_mma" : "cuda.dequant_cublas";
-            MKT_CHECK(k && strcmp(k, want) == 0, "%s: ran %s, want %s", what, k ? k : "(none)", want);
-        }
-        download_view(&yt, out, what);
-        mkt_compare(what, out, ref, (size_t)(M * N), t == MK_F16 ? 1e-3 : mkt_tol(t), 0);
-        MKT_OK(mk_qgemm(ctx, &xt, qw, c->bias ? &bt : NULL, &y2));
-        download_view(&y2, again, what);
-        same_bits(out, again, (size_t)(M * N), what);
-        mkt_free(&xt), mkt_free(&bt), mkt_free(&yt), mkt_free(&y2);
-    }
-    mk_qweight_destroy(qw);
+    snprintf(what, sizeof what, "qgemm %s g%d%s%s%s N=%lld K=%lld M=%lld x=%s%s", fmt_names[c->fmt], c->group,
+             c->asym ? " asym" : "", c->perm ? " perm" : "", c->bias ? " bias" : "", (long long)N, (long long)K,
+             (long long)M, mk_dtype_name(t), x_pad ? " strided" : "");
+    qgemm_against_ref(&d, &data, c->bias, t, M, x_pad, what);
     mk_qweight_data_free(&data);
-    free(w), free(x), free(b), free(ref), free(out), free(again);
+    free(w);
+}
+
+/* Weights imported from GPTQ (asymmetric with act-order, symmetric), AWQ and GGUF
+   Q4_0/Q8_0 by the API's importers, packed by the backend (on CUDA: qgemm_layout.h,
+   act-order as k_perm) and run at M = 1 and 17 (both mma row tiles, odd) against
+   mkref_qgemm on the imported canonical data. */
+static void test_qgemm_imports(void) {
+    const int small = mkt_small();
+    const int64_t N = small ? 40 : 136, K = small ? 128 : 512, Ms[2] = {1, 17};
+    for (int kind = 0; kind < 5; kind++) {
+        mkref_rng r;
+        mkt_rng(&r, ++salt_counter);
+        mk_qweight_desc d;
+        mk_qweight_data data;
+        mk_status s;
+        char what[96];
+        mkt_gptq g = {0};
+        mkt_awq a = {0};
+        if (kind < 2) {
+            mkt_gptq_make(&g, N, K, kind == 0 ? 64 : 128, kind == 1, kind == 0, &r);
+            s = mk_import_gptq(&g.t, &d, &data);
+            snprintf(what, sizeof what, "import gptq %s", kind == 0 ? "asym act-order g64" : "sym g128");
+        } else if (kind == 2) {
+            mkt_awq_make(&a, N, K, 32, &r);
+            s = mk_import_awq(&a.t, &d, &data);
+            snprintf(what, sizeof what, "import awq g32");
+        } else {
+            const mk_gguf_type gt = kind == 3 ? MK_GGUF_Q4_0 : MK_GGUF_Q8_0;
+            size_t bytes;
+            uint8_t *blocks = mkt_gguf_make(gt, N + 1, K, &r, &bytes);
+            s = mk_import_gguf(gt, blocks, bytes, N + 1, K, &d, &data);
+            free(blocks);
+            snprintf(what, sizeof what, "import gguf %s", kind == 3 ? "Q4_0" : "Q8_0");
+        }
+        mkt_gptq_free(&g), mkt_awq_free(&a);
+        MKT_CHECK(s == MK_OK, "%s: %s", what, mk_last_error());
+        if (s != MK_OK) continue;
+        MKT_CHECK(kind != 0 || data.k_perm, "%s: act-order gave no k_perm", what);
+        for (int mi = 0; mi < 2; mi++) {
+            char w2[160];
+            snprintf(w2, sizeof w2, "%s N=%lld K=%lld M=%lld", what, (long long)d.n, (long long)d.k, (long long)Ms[mi]);
+            qgemm_against_ref(&d, &data, mi == 1, mi ? MK_BF16 : MK_F16, Ms[mi], 0, w2);
+        }
+        mk_qweight_data_free(&data);
+    }
 }
 
 static void test_qgemm(void) {
@@ -1139,13 +1201,18 @@ static void test_qgemm(void) {
         /* K of several pipeline stages per split and of several splits (cuda.w4a16_mma
            cuts K over the SMs), slices that start inside a scale group, a last partial
            stage, 2 blocks along N */
-        {MK_QW4, 129, 1088, 32, 1, 1, 1}, {MK_QW4, 257, 2048, 128, 0, 0, 1}, {MK_QW8, 65, 1056, 32, 0, 1, 0}};
+        {MK_QW4, 129, 1088, 32, 1, 1, 1}, {MK_QW4, 257, 2048, 128, 0, 0, 1}, {MK_QW8, 65, 1056, 32, 0, 1, 0},
+        /* W8A8 and FP8 (x quantized per token): K not a multiple of 32, several stages and
+           splits */
+        {MK_QW8A8, 33, 100, 0, 0, 1, 1}, {MK_QFP8, 40, 96, 0, 0, 0, 0}, {MK_QW8A8, 129, 1088, 0, 0, 0, 1},
+        {MK_QFP8, 130, 1056, 0, 0, 1, 1}};
     /* MEDKERN_TEST_SMALL: the same formats and flags with N and K up to 128 and M 1, 7, 33;
        M = 33 (the tiled kernel: whole 64x64 tiles) in one x dtype per case, alternating */
     static const qgemm_case small_cases[] = {
         {MK_QW4, 33, 96, 32, 0, 1, 0},   {MK_QW4, 65, 128, 64, 1, 1, 1}, {MK_QW4, 17, 128, 128, 0, 0, 1},
         {MK_QW4, 1, 128, 128, 1, 0, 0},  {MK_QW4, 13, 64, 32, 1, 1, 1},  {MK_QW8, 33, 100, 0, 0, 1, 1},
-        {MK_QW8, 13, 96, 32, 0, 0, 0},   {MK_QW8, 9, 128, 128, 0, 1, 1}};
+        {MK_QW8, 13, 96, 32, 0, 0, 0},   {MK_QW8, 9, 128, 128, 0, 1, 1}, {MK_QW8A8, 33, 100, 0, 0, 1, 1},
+        {MK_QFP8, 13, 96, 0, 0, 0, 1}};
     static const int64_t full_Ms[] = {1, 3, 16, 17, 64}, small_Ms[] = {1, 7, 33};
     const int small = mkt_small();
     const qgemm_case *list = small ? small_cases : cases;
@@ -1159,10 +1226,14 @@ static void test_qgemm(void) {
                 if (!small || Ms[mi] < 33 || (ci + (size_t)ti) % 2 == 0)
                     check_qgemm(&list[ci], float_types[ti], Ms[mi], Ms[mi] > 1 && step % 2 ? 3 : 0);
     if (small) return;
-    /* large M: the dequantize + cuBLAS path on CUDA */
+    /* large M: the dequantize + cuBLAS path on CUDA for QW4/QW8, 13 row blocks of the
+       8-bit mma kernel for QW8A8/QFP8 */
     check_qgemm(&cases[1], MK_F16, 130, 3);
     check_qgemm(&cases[5], MK_BF16, 130, 0);
     check_qgemm(&cases[0], MK_BF16, 200, 0);
+    check_qgemm(&cases[6], MK_F16, 200, 3);
+    check_qgemm(&cases[11], MK_F16, 200, 3);
+    check_qgemm(&cases[12], MK_BF16, 200, 0);
 }
 
 /* ------------------------------------------------------------ main */
@@ -1209,7 +1280,7 @@ int main(int argc, char **argv) {
         if (group_on(only, "attention_decode")) test_attention_decode();
         if (group_on(only, "conversions")) test_conversions();
         if (group_on(only, "qweights")) test_qweights();
-        if (group_on(only, "qgemm")) test_qgemm();
+        if (group_on(only, "qgemm")) test_qgemm(), test_qgemm_imports();
         printf("[test_backend_ops] device %s: %d failures\n", ids[d], mkt_failures - before);
         mk_context_destroy(ctx);
         ctx = NULL;

@@ -67,6 +67,16 @@ static __device__ __forceinline__ int8_t f32_to_i8_sat(float x) {
     return (int8_t)(v < -127 ? -127 : v > 127 ? 127 : v);
 }
 
+/* The code of x under a per-vector scale (reference/kv_cache.c, reference/quant.c):
+   I8 (i8 = true) mkref_f32_to_i8_sat(x / scale), else FP8 mkref_f32_to_fp8(x / scale),
+   with a true IEEE division; 0 when scale is 0. A NaN keeps its sign, as the host's
+   division does (the GPU's would be the canonical, positive NaN). */
+static __device__ __forceinline__ uint8_t quantize_code(bool i8, float x, float scale) {
+    if (scale == 0.0f) return 0;
+    const float q = x != x ? x : __fdiv_rn(x, scale);
+    return i8 ? (uint8_t)f32_to_i8_sat(q) : f32_to_fp8_e4m3(q);
+}
+
 /* N storage elements moved as one aligned access (16 bytes when N * sizeof == 16). */
 template <class S, int N>
 struct alignas(sizeof(S) * N) pack {

@@ -58,11 +58,7 @@ template <int CT>
 constexpr int kCacheBytes = CT == MK_F32 ? 4 : (CT == MK_F16 || CT == MK_BF16) ? 2 : 1;
 
 __device__ __forceinline__ uint8_t quantize(int ct, float x, float scale) {
-    if (scale == 0.0f) return 0;
-    /* NaN / scale is a NaN; keep the input's sign as the host's division does (the
-       GPU's would be the canonical, positive NaN) */
-    const float q = x != x ? x : __fdiv_rn(x, scale);
-    return ct == MK_I8 ? (uint8_t)mkc::f32_to_i8_sat(q) : mkc::f32_to_fp8_e4m3(q);
+    return mkc::quantize_code(ct == MK_I8, x, scale);
 }
 
 /* ------------------------------------------------------------ scalar: a warp per row */

@@ -176,14 +176,28 @@ int mkc_prefill_tiled_rows(int head_dim);
    K split into `splits` slices summed in order by a second kernel through `scratch`
    (scratch_bytes of f32, device memory; none with one split). */
 typedef struct {
-    int splits, kt_per_split, n_blocks, gs, xs_ld;
-    size_t smem_bytes;    /* dynamic shared memory per block  */
-    size_t scratch_bytes; /* splits * M * N * 4, 0 for one split */
-} mkc_qgemm_w16_plan;
-int mkc_qgemm_w16_plan_of(const mkc_qgemm_weight *w, int64_t M, int sms, mkc_qgemm_w16_plan *plan);
+    int splits, kt_per_split, n_blocks, gs; /* gs: scale groups staged per row tile    */
+    int xs_ld;            /* row stride of the staged x, elements                        */
+    size_t smem_bytes;    /* dynamic shared memory per block                             */
+    size_t scratch_bytes; /* w16: splits * M * N * 4, 0 for one split                    */
+} mkc_qgemm_mma_plan;
+int mkc_qgemm_w16_plan_of(const mkc_qgemm_weight *w, int64_t M, int sms, mkc_qgemm_mma_plan *plan);
 cudaError_t mkc_qgemm_w16(mk_dtype t, const mkc_qgemm_weight *w, const void *x, int64_t x_rs,
-                          const void *bias, void *y, int64_t M, const mkc_qgemm_w16_plan *plan,
+                          const void *bias, void *y, int64_t M, const mkc_qgemm_mma_plan *plan,
                           float *scratch, cudaStream_t stream);
+/* ---- qgemm_w8a8.cu: the same GEMM for QW8A8 (fp8 = 0; int8 mma, sm_80+) and QFP8 (fp8 =
+   1; e4m3 mma, sm_89+) weights: x (F16/BF16 t, row stride x_rs) quantized per token by a
+   first kernel (reference/quant.c's mkref_quantize_act_*: scale amax/127 or amax/448,
+   codes by true division) into the start of `scratch`, then y = s_a[m] * s_w[n] *
+   (codes . codes) (+ bias) by mma.sync m16n8k32 on the block of qgemm_w4a16.cu (s32 or f32
+   accumulation). Any M up to 65535. mkc_qgemm_a8_plan_of fills the plan; scratch_bytes
+   (device memory, 16-byte aligned) is never 0: the codes and scales of x, then the
+   split-K partials. */
+int mkc_qgemm_a8_plan_of(const mkc_qgemm_weight *w, int64_t M, int sms, mkc_qgemm_mma_plan *plan);
+cudaError_t mkc_qgemm_a8(mk_dtype t, int fp8, const mkc_qgemm_weight *w, const void *x, int64_t x_rs,
+                         const void *bias, void *y, int64_t M, const mkc_qgemm_mma_plan *plan, void *scratch,
+                         cudaStream_t stream);
+
 /* ---- qgemm_dequant.cu: out [n][k] (contiguous, F16/BF16 t) = the weight dequantized,
    out[n][k_perm[k]] = round_t(scale * (q - zero)), so that y = x . out^T. */
 cudaError_t mkc_qgemm_dequant(mk_dtype t, const mkc_qgemm_weight *w, void *out, cudaStream_t stream);

@@ -39,6 +39,14 @@
  * i.e. each word is one nsub's two B registers (a prmt per register pair builds the
  * halves 1024 + (q ^ 0x80) that become q after subtracting 1152).
  *
+ * QW8A8 and QFP8 run mma.sync m16n8k32 (s8 or e4m3 operands, 4 per register) on the same
+ * words: its B register 0 is the word of k16 step 0, register 1 that of step 1, so the
+ * byte 4t + j of each 16 K positions of the k32 fragment carries K position
+ * 2t + 8 (j / 2) + j % 2 (mkc_qg_a8_k). The quantized activations are stored in that
+ * order (the A register a lane gets from ldmatrix, bytes 4t .. 4t + 3 of a 16-byte row,
+ * then holds the K positions of its B register): one permutation inside every 16 K
+ * positions of both operands leaves each dot product unchanged.
+ *
  * Scales: [N/16][groups_p][16] in the scale's storage type (f16 bits, or f32 bits for
  * QW8A8/QFP8), element e = 4t + 2 nsub + j for row nn = 8 nsub + 2t + j: the lane of the
  * accumulator columns (t = l % 4) reads its four scales with one 8-byte (16-byte for f32)
@@ -139,6 +147,9 @@ MKC_QG_FN size_t mkc_qg_code_at(int w4, int64_t k_tiles, int64_t n, int64_t k, i
     return mkc_qg_tile_at(k_tiles, n / MKC_QG_TN, k / tk) + (size_t)mkc_qg_lane(nn, kk) * MKC_QG_LANE_BYTES +
            (size_t)byte;
 }
+
+/* QW8A8/QFP8 activations: the K position (0..15, within its 16) of stored byte b (0..15). */
+MKC_QG_FN int mkc_qg_a8_k(int b) { return 2 * (b / 4) + 8 * ((b % 4) / 2) + b % 2; }
 
 /* Scale group of K position k. */
 MKC_QG_FN int64_t mkc_qg_group(int64_t groups_p, int64_t group_len, int64_t k) {

@@ -30,25 +30,17 @@
  */
 #include <cuda_bf16.h>
 
+#include <type_traits>
+
 #include "dtype_io.cuh"
 #include "fastdiv.cuh"
 #include "mk_cuda_kernels.h"
 #include "ptx.cuh"
+#include "qgemm_mma_block.cuh"
 
 namespace {
 
-constexpr int kWN = 2;                               /* warps along N                       */
-constexpr int kWK = 4;                               /* warps along K (tiles of a stage)    */
-constexpr int kThreads = kWN * kWK * 32;             /* 256                                 */
-constexpr int kTilesN = kWN * 4;                     /* row tiles per block (4 per warp)    */
-constexpr int kStageTiles = kTilesN * kWK;           /* 32 tiles of 512 bytes               */
-constexpr int kStageBytes = kStageTiles * MKC_QG_TILE_BYTES;
-constexpr int kStages = 4;                           /* ring depth: kStages - 1 in flight   */
-constexpr int kRingBytes = kStages * kStageBytes;    /* 64 KB                               */
-constexpr int kXBudget = 32 << 10;                   /* x slice bytes a block may stage     */
-static_assert(MKC_QG_TILE_BYTES == 512 && MKC_QG_LANE_BYTES == 16, "a lane's share of a tile is 16 bytes");
-static_assert(kThreads * 4 * 16 == kStageBytes, "a stage is 4 cp.async of 16 bytes per thread");
-static_assert(kWN * kWK * 32 * 32 * 4 <= kRingBytes, "the cross-warp sums (32 floats a lane) fit in the ring");
+using namespace mkc::qg;
 
 struct w16_args {
     mkc_qgemm_weight w;
@@ -137,14 +129,10 @@ __global__ void __launch_bounds__(kThreads) qgemm_w16_kernel(w16_args p) {
     constexpr int TK = W4 ? MKC_QG_TK_W4 : MKC_QG_TK_W8, STEPS = TK / MKC_QG_K16;
     extern __shared__ __align__(16) uint8_t smem[];
     const mkc_qgemm_layout &L = p.w.layout;
-    const int tid = (int)threadIdx.x, lane = tid & 31, warp = tid >> 5, wn = warp / kWK, wk = warp % kWK;
-    const int g = lane >> 2, t = lane & 3;
-    const int nb = (int)blockIdx.x % p.n_blocks, split = (int)blockIdx.x / p.n_blocks;
-    const int nt0 = nb * kTilesN, m0 = (int)blockIdx.y * 16;
-    const int rows = min(16, p.M - m0); /* x rows this block stages (>= 1)  */
-    const int kt_begin = split * p.kt_per_split;
-    const int kt_end = min((int)L.k_tiles, kt_begin + p.kt_per_split);
-    const int nst = (kt_end - kt_begin + kWK - 1) / kWK; /* stages of the slice */
+    const block_at B = block_here(L, p.n_blocks, p.kt_per_split, p.M);
+    const int tid = B.tid, lane = B.lane, warp = B.warp, wn = B.wn, wk = B.wk, g = B.g, t = B.t;
+    const int split = B.split, nt0 = B.nt0, m0 = B.m0, rows = B.rows;
+    const int kt_begin = B.kt_begin, kt_end = B.kt_end, nst = B.nst;
     auto group_of = [&](uint32_t s) -> int { return (int)mkc_div(s, p.group); };
     const int g_begin = group_of((uint32_t)kt_begin * STEPS);
     const w16_smem S = smem_of(min(16, p.M), p.xs_ld, p.gs, p.w.zeros != nullptr);
@@ -186,23 +174,9 @@ __global__ void __launch_bounds__(kThreads) qgemm_w16_kernel(w16_args p) {
             }
     }
 
-    /* ---- the weight ring: stage i holds tiles (nt0 + ntl, kt_begin + 4 i + wk') at
-       [ntl][wk'][lane][16 bytes]; 4 chunks of 16 bytes per thread */
+    /* ---- the weight ring (qgemm_mma_block.cuh) */
     const uint8_t *q = static_cast<const uint8_t *>(p.w.q);
-    auto issue = [&](int i) {
-        if (i < nst) {
-            uint8_t *st = smem + (i % kStages) * kStageBytes;
-#pragma unroll
-            for (int c4 = 0; c4 < 4; c4++) {
-                const int c = tid + c4 * kThreads, tile = c >> 5, ln = c & 31;
-                const int nt = nt0 + tile / kWK, kt = kt_begin + i * kWK + tile % kWK;
-                const bool ok = nt < L.n_tiles && kt < kt_end;
-                mkc::ptx::cp_async<16>(st + c * 16, q + (ok ? mkc_qg_tile_at(L.k_tiles, nt, kt) + ln * 16 : 0),
-                                       ok ? 16 : 0);
-            }
-        }
-        mkc::ptx::cp_async_commit();
-    };
+    auto issue = [&](int i) { issue_stage(smem, q, L, nt0, kt_begin, kt_end, i, nst, tid); };
 #pragma unroll
     for (int i = 0; i < kStages - 1; i++) issue(i);
 
@@ -262,13 +236,8 @@ __global__ void __launch_bounds__(kThreads) qgemm_w16_kernel(w16_args p) {
         if (W4 && p.w.zeros && i == 0) zero_pairs(cur);
         const int kt = kt_begin + i * kWK + wk;
         if (kt >= kt_end) continue; /* uniform over the warp; no shuffles below */
-        const uint8_t *st = smem + (i % kStages) * kStageBytes + ((wn * 4) * kWK + wk) * MKC_QG_TILE_BYTES + lane * 16;
         uint32_t words[4][4];
-#pragma unroll
-        for (int j = 0; j < 4; j++) {
-            const uint4 v = *reinterpret_cast<const uint4 *>(st + j * kWK * MKC_QG_TILE_BYTES);
-            words[j][0] = v.x, words[j][1] = v.y, words[j][2] = v.z, words[j][3] = v.w;
-        }
+        stage_words(smem, i, wn, wk, lane, words);
         const uint8_t *a_tile = a_base + (kt - kt_begin) * TK * a_step;
 #pragma unroll
         for (int ks = 0; ks < STEPS; ks++) {
@@ -300,27 +269,10 @@ __global__ void __launch_bounds__(kThreads) qgemm_w16_kernel(w16_args p) {
     }
     flush();
 
-    /* ---- sum the 4 K-warps of each column in warp order: warp (wn, wk) then owns row tile
-       wn*4 + wk. red[(wn*4 + wk')][i][lane], i = j*8 + ns*4 + c */
-    mkc::ptx::cp_async_wait<0>();
-    __syncthreads(); /* every warp is done with the ring: it becomes red[] */
-    float *red = reinterpret_cast<float *>(smem);
-#pragma unroll
-    for (int j = 0; j < 4; j++)
-#pragma unroll
-        for (int ns = 0; ns < 2; ns++)
-#pragma unroll
-            for (int c = 0; c < 4; c++) red[((warp * 4 + j) * 8 + ns * 4 + c) * 32 + lane] = acc[j][ns][c];
-    __syncthreads();
+    /* ---- the 4 K-warps of each column summed in warp order: warp (wn, wk) then owns row
+       tile wn*4 + wk */
     float v[2][4];
-#pragma unroll
-    for (int ns = 0; ns < 2; ns++)
-#pragma unroll
-        for (int c = 0; c < 4; c++) {
-            float sum = 0.f;
-            for (int w2 = 0; w2 < kWK; w2++) sum += red[(((wn * kWK + w2) * 4 + wk) * 8 + ns * 4 + c) * 32 + lane];
-            v[ns][c] = sum;
-        }
+    sum_k_warps(smem, acc, warp, wn, wk, lane, v);
 
     /* accumulator lane: rows g, g + 8; columns 8 ns + 2t + jj of row tile nt */
     const int64_t nt = nt0 + wn * 4 + wk;
@@ -347,23 +299,8 @@ __global__ void __launch_bounds__(kThreads) qgemm_w16_kernel(w16_args p) {
 #endif
 }
 
-/* y[m][n] = sum over splits s, in order, of partial[s][m][n], + bias[n]: one thread an
-   output, columns along x, rows along y (no division) */
-template <class T>
-__global__ void __launch_bounds__(256) qgemm_splitk_reduce_kernel(const float *__restrict__ partial, int splits,
-                                                                  int M, int N, const uint16_t *__restrict__ bias,
-                                                                  uint16_t *__restrict__ y) {
-    const int n = (int)blockIdx.x * 256 + (int)threadIdx.x;
-    if (n >= N) return;
-    const int64_t i = (int64_t)blockIdx.y * N + n, MN = (int64_t)M * N;
-    float s = 0.f;
-    for (int sp = 0; sp < splits; sp++) s += partial[sp * MN + i];
-    if (bias) s += T::load(bias[n]);
-    y[i] = T::store(s);
-}
-
 template <class T, bool W4>
-cudaError_t launch(const w16_args &p, const mkc_qgemm_w16_plan *plan, cudaStream_t stream) {
+cudaError_t launch(const w16_args &p, const mkc_qgemm_mma_plan *plan, cudaStream_t stream) {
     const size_t smem = plan->smem_bytes;
     if (smem > 48 * 1024) {
         const cudaError_t e =
@@ -374,46 +311,22 @@ cudaError_t launch(const w16_args &p, const mkc_qgemm_w16_plan *plan, cudaStream
     qgemm_w16_kernel<T, W4><<<grid, kThreads, smem, stream>>>(p);
     cudaError_t e = cudaGetLastError();
     if (e != cudaSuccess || p.splits == 1) return e;
-    const int N = (int)p.w.layout.n;
-    qgemm_splitk_reduce_kernel<T><<<dim3((unsigned)((N + 255) / 256), (unsigned)p.M), 256, 0, stream>>>(
-        p.partial, p.splits, p.M, N, p.bias, p.y);
-    return cudaGetLastError();
+    const mk_dtype t = std::is_same<T, mkc::f16>::value ? MK_F16 : MK_BF16;
+    return splitk_reduce(t, p.partial, p.splits, p.M, (int)p.w.layout.n, p.bias, p.y, stream);
 }
 
 } /* namespace */
 
-extern "C" int mkc_qgemm_w16_plan_of(const mkc_qgemm_weight *w, int64_t M, int sms, mkc_qgemm_w16_plan *out) {
-    const mkc_qgemm_layout *L = &w->layout;
-    if (M <= 0 || M > 65535 || L->n_tiles <= 0 || L->k_tiles <= 0 || L->k_tiles > (1 << 24)) return 0;
-    const int tk = mkc_qg_tk(L->w4), rows = M < 16 ? (int)M : 16;
-    const int64_t n_blocks = (L->n_tiles + kTilesN - 1) / kTilesN, m_blocks = (M + 15) / 16;
-    const int64_t k_stages = (L->k_tiles + kWK - 1) / kWK;
-    /* the x slice of one split fits kXBudget; then enough splits for ~2 blocks an SM */
-    int64_t max_st = kXBudget / ((int64_t)rows * kWK * tk * 2);
-    if (max_st < 1) max_st = 1;
-    int64_t splits = (k_stages + max_st - 1) / max_st;
-    const int64_t want = (2 * (int64_t)(sms > 0 ? sms : 1) + n_blocks * m_blocks - 1) / (n_blocks * m_blocks);
-    if (want > splits) splits = want;
-    if (splits > k_stages) splits = k_stages;
-    const int64_t st_per = (k_stages + splits - 1) / splits;
-    splits = (k_stages + st_per - 1) / st_per;
-    if (n_blocks * splits > 0x7FFFFFFF) return 0;
-    const int64_t kt_per = st_per * kWK, ks = kt_per * tk;
-    /* groups a slice can touch: ks / group_len + 2 (a slice starts anywhere in a group) */
-    int64_t gs = L->groups_p == 1 ? 1 : ks / L->group_len + 2;
-    if (gs > L->groups_p) gs = L->groups_p;
-    out->splits = (int)splits;
-    out->kt_per_split = (int)kt_per;
-    out->n_blocks = (int)n_blocks;
-    out->gs = (int)gs;
-    out->xs_ld = (int)ks + 8; /* +16 bytes: ldmatrix rows on distinct banks */
-    out->smem_bytes = smem_of(rows, out->xs_ld, (int)gs, w->zeros != NULL).bytes;
-    out->scratch_bytes = splits > 1 ? (size_t)splits * (size_t)M * (size_t)L->n * sizeof(float) : 0;
+extern "C" int mkc_qgemm_w16_plan_of(const mkc_qgemm_weight *w, int64_t M, int sms, mkc_qgemm_mma_plan *out) {
+    if (!qg_partition(&w->layout, M, sms, 2, out)) return 0;
+    out->smem_bytes = smem_of(M < 16 ? (int)M : 16, out->xs_ld, out->gs, w->zeros != NULL).bytes;
+    out->scratch_bytes =
+        out->splits > 1 ? (size_t)out->splits * (size_t)M * (size_t)w->layout.n * sizeof(float) : 0;
     return 1;
 }
 
 extern "C" cudaError_t mkc_qgemm_w16(mk_dtype t, const mkc_qgemm_weight *w, const void *x, int64_t x_rs,
-                                     const void *bias, void *y, int64_t M, const mkc_qgemm_w16_plan *plan,
+                                     const void *bias, void *y, int64_t M, const mkc_qgemm_mma_plan *plan,
                                      float *scratch, cudaStream_t stream) {
     if (M <= 0 || w->layout.n <= 0) return cudaSuccess;
     if (M > 65535 || (plan->splits > 1 && !scratch)) return cudaErrorInvalidValue; /* grid y of the reduce */

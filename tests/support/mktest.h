@@ -127,4 +127,24 @@ void mkt_decode_via_plan(mk_context *ctx, const mk_decode_plan_desc *d, const mk
 #ifdef __cplusplus
 }
 #endif
+/* Outside-format weights with random contents (mktest_import.c). GPTQ: scales in
+   0.002..0.012, stored zeros 0..14; act_order gives the non-monotonic g_idx
+   (37 i mod k) / group (k a power of two). Free with the matching *_free. */
+typedef struct {
+    int32_t *qweight, *qzeros, *g_idx;
+    uint16_t *scales;
+    mk_gptq_tensors t; /* views of the arrays above, ready for mk_import_gptq */
+} mkt_gptq;
+void mkt_gptq_make(mkt_gptq *g, int64_t n, int64_t k, int group, int symmetric, int act_order, mkref_rng *r);
+void mkt_gptq_free(mkt_gptq *g);
+typedef struct {
+    int32_t *qweight, *qzeros;
+    uint16_t *scales;
+    mk_awq_tensors t;
+} mkt_awq;
+void mkt_awq_make(mkt_awq *a, int64_t n, int64_t k, int group, mkref_rng *r);
+void mkt_awq_free(mkt_awq *a);
+/* GGUF Q4_0 / Q8_0 blocks of n rows by k (a multiple of 32); *bytes their size. free(). */
+uint8_t *mkt_gguf_make(mk_gguf_type type, int64_t n, int64_t k, mkref_rng *r, size_t *bytes);
+
 #endif

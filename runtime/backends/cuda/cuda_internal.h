@@ -53,7 +53,8 @@ typedef struct cuda_rope_table cuda_rope_table;
 /* Slots of the per-context device scratch (cuda_scratch.c). */
 typedef enum {
     CUDA_SCRATCH_QGEMM_W = 0,     /* dequantized weight of cuda.dequant_cublas   */
-    CUDA_SCRATCH_QGEMM_SPLIT = 1, /* split-K partial sums of cuda.w4a16_mma      */
+    CUDA_SCRATCH_QGEMM_SPLIT = 1, /* the mma qgemm kernels: split-K partial sums;
+                                     the x codes and scales of the 8-bit ones     */
     CUDA_SCRATCH_SLOTS
 } cuda_scratch_slot;
 
