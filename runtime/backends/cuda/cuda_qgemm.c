@@ -95,10 +95,12 @@ static int sup_fp8_mma(const mk_context *ctx, const mk_op_args *a, char *why, si
     return sup_a8_mma(ctx, a, 1, why, n);
 }
 
+/* Formats whose activations are quantized to 8 bits (kernels/cuda/qgemm_w8a8.cu). */
+static int is_a8(mk_qformat f) { return f == MK_QW8A8 || f == MK_QFP8; }
+
 /* The mma kernels' work partition for this call (0 when out of range: supports() said). */
 static int mma_plan(const mkc_qgemm_weight *kw, mk_qformat f, int64_t M, int sms, mkc_qgemm_mma_plan *plan) {
-    return f == MK_QW8A8 || f == MK_QFP8 ? mkc_qgemm_a8_plan_of(kw, M, sms, plan)
-                                         : mkc_qgemm_w16_plan_of(kw, M, sms, plan);
+    return is_a8(f) ? mkc_qgemm_a8_plan_of(kw, M, sms, plan) : mkc_qgemm_w16_plan_of(kw, M, sms, plan);
 }
 
 /* cuda.w4a16_mma, cuda.w8a8_mma and cuda.fp8_mma: one launch sequence on the stream, its
@@ -120,7 +122,7 @@ static mk_status run_mma(mk_context *ctx, const mk_op_args *a) {
     const void *bp = bias ? cuda_ptr(bias) : NULL;
     pthread_mutex_lock(&c->lock);
     if (plan.scratch_bytes) s = cuda_scratch(c, CUDA_SCRATCH_QGEMM_SPLIT, plan.scratch_bytes, &scratch);
-    if (s == MK_OK && (f == MK_QW8A8 || f == MK_QFP8))
+    if (s == MK_OK && is_a8(f))
         s = cuda_launched(mkc_qgemm_a8(x->dtype, f == MK_QFP8, &kw, cuda_ptr(x), x_rs, bp, cuda_ptr(y), M, &plan,
                                        scratch, c->stream),
                           "qgemm_a8");
